@@ -1,0 +1,90 @@
+"""`audit()`: the whole pipeline, frontend -> IR -> passes -> verdicts -> Report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import frontends
+from .boards import Board, load_boards, select
+from .dtypes import DTYPES, get_dtype
+from .ir import Graph
+from .passes.cost import layer_costs
+from .passes.flash import estimate_flash
+from .passes.memory import plan_memory
+from .passes.shapes import infer_shapes
+from .report import LayerReport, ModelSummary, Report
+from .verdict import judge
+
+
+def audit(
+    model: str | Path | dict[str, Any] | Graph,
+    boards: Sequence[str | Board] | None = None,
+    *,
+    dtype: str = "int8",
+    boards_dir: Iterable[str | Path] = (),
+) -> Report:
+    """Audit a model (spec file, spec dict or IR graph) against boards (ids or Board objects;
+    None = every known board, [] = none)."""
+    graph = model if isinstance(model, Graph) else frontends.load(model)
+    return analyse(graph, _boards(boards, boards_dir), dtype=dtype)
+
+
+def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Path]) -> list[Board]:
+    if boards is not None and all(isinstance(b, Board) for b in boards):
+        return list(boards)  # type: ignore[arg-type]
+    known = load_boards(boards_dir)
+    if boards is None:
+        return select(known, None)
+    return [b if isinstance(b, Board) else select(known, [b])[0] for b in boards]
+
+
+def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Report:
+    """Run every pass on an IR graph and judge it against `boards`."""
+    dt = get_dtype(dtype)
+    shapes = infer_shapes(graph)
+    costs = layer_costs(graph, shapes)
+    memory = plan_memory(graph, shapes, costs, dt)
+    flash = estimate_flash(graph, costs, dt)
+    layers = tuple(
+        LayerReport(
+            name=node.name,
+            type=node.op,
+            inputs=node.inputs,
+            output_shape=shapes[node.outputs[0]],
+            params=costs[node.name].params,
+            trainable_params=costs[node.name].trainable_params,
+            macs=costs[node.name].macs,
+            activation_bytes=math.prod(shapes[node.outputs[0]]) * dt.activation_bytes,
+            weights_bytes=costs[node.name].weight_bytes(dt),
+            line=node.where.line,
+        )
+        for node in graph.nodes
+    )
+    summary = ModelSummary(
+        name=graph.name,
+        source=graph.source,
+        format=graph.format,
+        dtype=dt.name,
+        params=sum(c.params for c in costs.values()),
+        trainable_params=sum(c.trainable_params for c in costs.values()),
+        macs=sum(c.macs for c in costs.values()),
+        weights_bytes=flash.weights_bytes,
+        weights_bytes_by_dtype={
+            name: sum(c.weight_bytes(other) for c in costs.values())
+            for name, other in DTYPES.items()
+        },
+        flash_bytes=flash.total_bytes,
+        arena_bytes=memory.arena_bytes,
+        activations_bytes=memory.activations_bytes,
+        persistent_bytes=memory.persistent_bytes,
+        peak_layer=memory.peak_node,
+        peak_live_tensors=memory.live_at_peak,
+        input_shapes=tuple(shapes[t] for t in graph.inputs),
+        output_shapes=tuple(shapes[t] for t in graph.outputs),
+    )
+    results = tuple(judge(b, memory.arena_bytes, flash.total_bytes) for b in boards)
+    return Report(summary, layers, results, warnings=graph.warnings)
+

@@ -1,0 +1,148 @@
+"""Board profiles: one YAML file per board, every number with its source.
+
+Built-in profiles ship in `configs/boards/`; users add their own with `--boards-dir`.
+Profiles are validated on load. Callers that audit many models (a search loop) load them
+once with `load_boards()` and pass the Board objects to `audit()`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BoardError, UsageError
+
+KIB = 1024
+REQUIRED = ("id", "name", "mcu", "core", "clock_mhz", "sram_kib", "flash_kib",
+            "ram_reserved_kib", "flash_reserved_kib")
+NUMERIC = ("clock_mhz", "sram_kib", "flash_kib", "ram_reserved_kib", "flash_reserved_kib",
+           "arena_max_kib")
+OPTIONAL = ("arena_max_kib", "fpu", "dsp", "vector", "sources", "notes", "latency")
+
+
+@dataclass(frozen=True)
+class Board:
+    id: str
+    name: str
+    mcu: str
+    core: str
+    clock_mhz: float
+    sram_kib: float
+    flash_kib: float
+    ram_reserved_kib: float
+    flash_reserved_kib: float
+    arena_max_kib: float | None = None
+    fpu: str = "none"
+    dsp: bool = False
+    vector: str = "none"
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    notes: str = ""
+    path: str = ""
+
+    @property
+    def ram_budget_bytes(self) -> int:
+        return int(self.sram_kib * KIB)
+
+    @property
+    def flash_budget_bytes(self) -> int:
+        return int(self.flash_kib * KIB)
+
+    @property
+    def ram_reserved_bytes(self) -> int:
+        return int(self.ram_reserved_kib * KIB)
+
+    @property
+    def flash_reserved_bytes(self) -> int:
+        return int(self.flash_reserved_kib * KIB)
+
+    @property
+    def arena_max_bytes(self) -> int | None:
+        return None if self.arena_max_kib is None else int(self.arena_max_kib * KIB)
+
+
+def builtin_dir() -> Path:
+    """configs/boards inside the installed package, or at the repository root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "configs" / "boards", here.parent / "configs" / "boards"):
+        if candidate.is_dir():
+            return candidate
+    return here / "configs" / "boards"
+
+
+def _parse(path: Path) -> Board:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BoardError(f"cannot read board profile: {exc}", file=str(path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise BoardError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                         line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise BoardError("a board profile is a mapping of fields", file=str(path))
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise BoardError(f"missing field(s): {', '.join(missing)}", file=str(path),
+                         hint=f"a profile needs {', '.join(REQUIRED)}")
+    unknown = sorted(set(data) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise BoardError(f"unknown field {unknown[0]!r}", file=str(path))
+    for key in NUMERIC:
+        value = data.get(key)
+        if value is None and key == "arena_max_kib":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise BoardError(f"{key} must be a non-negative number, got {value!r}",
+                             file=str(path))
+    if str(data["id"]) != path.stem:
+        raise BoardError(f"id {data['id']!r} differs from the file name {path.stem!r}",
+                         file=str(path))
+    kwargs: dict[str, Any] = {k: data[k] for k in REQUIRED}
+    for key in ("arena_max_kib", "fpu", "dsp", "vector", "notes"):
+        if key in data:
+            kwargs[key] = data[key]
+    kwargs["sources"] = dict(data.get("sources") or {})
+    kwargs["id"] = str(kwargs["id"])
+    return Board(path=str(path), **kwargs)
+
+
+def _load_dirs(dirs: tuple[str, ...]) -> dict[str, Board]:
+    boards: dict[str, Board] = {}
+    for d in dirs:
+        directory = Path(d)
+        if not directory.is_dir():
+            raise UsageError(f"boards directory {d} does not exist")
+        for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+            board = _parse(path)
+            boards[board.id] = board  # a user's profile replaces a built-in one of that id
+    return boards
+
+
+def load_boards(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Board]:
+    """All known boards by id: built-in profiles, then each extra directory in order."""
+    dirs = (str(builtin_dir()), *(str(Path(d)) for d in extra_dirs))
+    return _load_dirs(dirs)
+
+
+def select(boards: dict[str, Board], ids: Sequence[str] | None) -> list[Board]:
+    """The boards named by `ids` (all when None), or a usage error naming the closest id."""
+    if ids is None:
+        return list(boards.values())
+    chosen = []
+    for raw in ids:
+        for board_id in (s.strip() for s in raw.split(",")):
+            if not board_id:
+                continue
+            if board_id not in boards:
+                close = difflib.get_close_matches(board_id, list(boards), n=1)
+                hint = (f"did you mean {close[0]!r}?" if close
+                        else "run `cnnaudit boards` to list them")
+                raise UsageError(f"unknown board {board_id!r}", hint=hint)
+            if boards[board_id] not in chosen:
+                chosen.append(boards[board_id])
+    return chosen

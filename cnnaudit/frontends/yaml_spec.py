@@ -1,0 +1,402 @@
+"""The YAML (or JSON) architecture spec -> graph IR, with YAML line numbers in every error.
+
+Two forms share one reader: a sequential list of layers, and a graph where layers have
+`name:` and `inputs:`. A layer without `inputs` takes the layer written before it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import ops
+from ..errors import SpecError
+from ..ir import Graph, Location, Node
+from ..ops.base import OpError, shape_value
+
+TOP_LEVEL_KEYS = ("name", "description", "input", "inputs", "layers", "outputs")
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers its line and each key's line."""
+
+    line: int | None = None
+    key_lines: dict[Any, int]
+
+
+class _Seq(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers its line and each item's line."""
+
+    line: int | None = None
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader (no object construction) that keeps line numbers and rejects duplicate keys."""
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    out = _Map()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise SpecError(f"a mapping key must be a plain value, got {key!r}", line=line)
+        if key in out:
+            raise SpecError(f"duplicate key {key!r} (first on line {out.key_lines[key]})",
+                            line=line)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = line
+    return out
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
+    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+def parse_text(text: str, file: str | None = None) -> Any:
+    """Parse YAML/JSON text safely; syntax errors become one-line SpecErrors."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except SpecError as exc:
+        exc.file = file
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}", file=file) from None
+
+
+def load_spec_file(path: Path) -> Graph:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the spec: {exc}", file=str(path)) from None
+    data = parse_text(text, str(path))
+    return graph_from_spec(data, file=str(path), default_name=path.stem)
+
+
+def _line(obj: Any, key: Any = None, index: int | None = None) -> int | None:
+    if key is not None and isinstance(obj, _Map):
+        return obj.key_lines.get(key, obj.line)
+    if index is not None and isinstance(obj, _Seq):
+        return obj.item_lines[index]
+    return getattr(obj, "line", None)
+
+
+class _Reader:
+    """Turns the parsed document into nodes, keeping `file` for every error."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+
+    def fail(self, message: str, line: int | None, hint: str | None = None) -> SpecError:
+        return SpecError(message, file=self.file, line=line, hint=hint)
+
+    # -- inputs ---------------------------------------------------------------------
+    def graph_inputs(self, doc: Mapping[str, Any]) -> list[tuple[str, Any, int | None]]:
+        if "input" in doc and "inputs" in doc:
+            raise self.fail("give either `input:` or `inputs:`, not both", _line(doc, "inputs"))
+        key = "input" if "input" in doc else "inputs" if "inputs" in doc else None
+        if key is None:
+            return []
+        value = doc[key]
+        line = _line(doc, key)
+        if key == "input" or isinstance(value, Mapping) or _is_shape(value):
+            entries = [(value, line)]
+        elif isinstance(value, list) and value:
+            entries = [(v, _line(value, index=i)) for i, v in enumerate(value)]
+        else:
+            raise self.fail("`inputs:` must be a list of inputs", line,
+                            "e.g. inputs: [{name: image, shape: [32, 32, 3]}]")
+        out = []
+        for i, (entry, entry_line) in enumerate(entries):
+            if isinstance(entry, Mapping):
+                unknown = set(entry) - {"name", "shape", "batch_shape", "dtype"}
+                if unknown:
+                    raise self.fail(f"unknown key {sorted(unknown)[0]!r} in an input",
+                                    entry_line, "an input has `name:` and `shape:`")
+                if "shape" not in entry:
+                    raise self.fail("input has no `shape:`", entry_line,
+                                    "e.g. input: {name: image, shape: [32, 32, 3]}")
+                name = entry.get("name") or ("input" if i == 0 else f"input_{i}")
+                shape = entry["shape"]
+            else:
+                name, shape = ("input" if i == 0 else f"input_{i}"), entry
+            if not isinstance(name, str):
+                raise self.fail(f"input name must be a string, got {name!r}", entry_line)
+            try:
+                parsed = shape_value(shape)
+            except (TypeError, ValueError) as exc:
+                raise self.fail(f"input {name!r}: {exc}", entry_line) from None
+            out.append((name, {"shape": parsed}, entry_line))
+        return out
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+
+
+def _default_name(op_name: str, used: set[str], counters: dict[str, int]) -> str:
+    """Keras-style automatic names: conv2d, conv2d_1, ... skipping names already taken."""
+    while True:
+        n = counters.get(op_name, 0)
+        counters[op_name] = n + 1
+        name = op_name if n == 0 else f"{op_name}_{n}"
+        if name not in used:
+            return name
+
+
+def graph_from_spec(
+    doc: Any, *, file: str | None = None, default_name: str | None = None
+) -> Graph:
+    """Build the IR from a parsed spec (a dict from YAML/JSON, or a plain Python dict)."""
+    reader = _Reader(file)
+    if not isinstance(doc, Mapping):
+        raise reader.fail("a spec is a mapping with `input:` and `layers:`", _line(doc),
+                          "see examples/ for the format")
+    for key in doc:
+        if key not in TOP_LEVEL_KEYS:
+            close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
+            raise reader.fail(f"unknown top-level key {key!r}", _line(doc, key),
+                              f"did you mean {close[0]!r}?" if close else
+                              f"known keys: {', '.join(TOP_LEVEL_KEYS)}")
+    name = doc.get("name", default_name or "model")
+    if not isinstance(name, str):
+        raise reader.fail("`name:` must be a string", _line(doc, "name"))
+    layers = doc.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise reader.fail("the spec has no `layers:` list", _line(doc, "layers") or _line(doc),
+                          "add `layers:` with one entry per layer")
+
+    # Pass 1: read every layer (op, args, name, wiring) and every graph input.
+    raw: list[dict[str, Any]] = []
+    for gname, attrs, line in reader.graph_inputs(doc):
+        raw.append({"name": gname, "op": ops.get("input"), "attrs": attrs, "inputs": None,
+                    "line": line, "trainable": True})
+    for index, entry in enumerate(layers):
+        raw.append(_read_layer(reader, entry, _line(layers, index=index)))
+
+    explicit = [r["name"] for r in raw if r["name"] is not None]
+    seen_names: dict[str, int | None] = {}
+    for r in raw:
+        if r["name"] is not None:
+            if r["name"] in seen_names:
+                first = seen_names[r["name"]]
+                raise reader.fail(f"duplicate layer name {r['name']!r}"
+                                  + (f" (first used on line {first})" if first else ""),
+                                  r["line"], "give each layer a unique name")
+            seen_names[r["name"]] = r["line"]
+    used, counters = set(explicit), {}
+    for r in raw:
+        if r["name"] is None:
+            r["name"] = _default_name(r["op"].name, used, counters)
+            used.add(r["name"])
+
+    if not any(r["op"].name == "input" for r in raw):
+        raise reader.fail("the spec has no input shape", _line(doc),
+                          "add e.g. `input: [28, 28, 1]` (height, width, channels; batch "
+                          "omitted)")
+
+    # Pass 2: wiring. A layer without `inputs` takes the previous layer.
+    by_name = {r["name"]: r for r in raw}
+    previous: str | None = None
+    for r in raw:
+        if r["op"].name == "input":
+            r["inputs"] = []
+        elif r["inputs"] is None:
+            if previous is None:
+                raise reader.fail(f"layer {r['name']!r} has no input", r["line"],
+                                  "give `inputs: [...]` or put it after another layer")
+            r["inputs"] = [previous]
+        for ref in r["inputs"]:
+            if ref not in by_name:
+                close = difflib.get_close_matches(ref, list(by_name), n=1)
+                raise reader.fail(
+                    f"layer {r['name']!r} takes input {ref!r}, which does not exist",
+                    r["line"], f"did you mean {close[0]!r}?" if close else
+                    f"known layers: {', '.join(by_name)}")
+        _check_arity(reader, r)
+        previous = r["name"]
+
+    outputs = _outputs(reader, doc, by_name, raw[-1]["name"])
+    order = _toposort(reader, raw, by_name)
+    needed = _ancestors(outputs, by_name)
+    dropped = [r["name"] for r in order if r["name"] not in needed and r["op"].name != "input"]
+    nodes = tuple(
+        Node(
+            name=r["name"], op=r["op"].name, attrs=r["attrs"], inputs=tuple(r["inputs"]),
+            outputs=(r["name"],), where=Location(file, r["line"]), trainable=r["trainable"],
+        )
+        for r in order
+        if r["name"] in needed or r["op"].name == "input"
+    )
+    warnings = tuple(
+        f"layer {d!r} does not lead to any output, so it is not counted (as in Keras)"
+        for d in dropped
+    )
+    return Graph(
+        name=name,
+        nodes=nodes,
+        inputs=tuple(n.name for n in nodes if n.op == "input"),
+        outputs=tuple(outputs),
+        source=file or "<dict>",
+        format="spec",
+        warnings=warnings,
+    )
+
+
+def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:
+    if isinstance(entry, str):
+        op_name, value, args_line = entry, None, line
+    elif isinstance(entry, Mapping) and len(entry) == 1:
+        ((op_name, value),) = entry.items()
+        args_line = line
+    else:
+        keys = ", ".join(map(str, entry)) if isinstance(entry, Mapping) else type(entry).__name__
+        raise reader.fail(f"cannot read this layer ({keys})", line,
+                          "write one layer per item, e.g. `- conv2d: {filters: 8, kernel: 3}`")
+    if not isinstance(op_name, str):
+        raise reader.fail(f"layer type must be a name, got {op_name!r}", line)
+    op = ops.lookup(op_name)
+    if op is None:
+        close = ops.suggest(op_name)
+        raise reader.fail(f"unknown layer {op_name!r}", line,
+                          f"did you mean {close!r}?" if close else
+                          "run `cnnaudit layers --help` for the list of layers")
+    if value is None:
+        args: dict[str, Any] = {}
+    elif isinstance(value, Mapping):
+        args = dict(value)
+    elif op.main_arg is not None:
+        args = {op.main_arg: value}
+    else:
+        raise reader.fail(f"{op.name} takes no main argument, got {value!r}", line,
+                          f"write `- {op_name}` or give named arguments")
+
+    def arg_line(key: str) -> int | None:
+        return _line(value, key) if isinstance(value, _Map) else args_line
+
+    name = args.pop("name", None)
+    if name is not None and not isinstance(name, str):
+        raise reader.fail(f"layer name must be a string, got {name!r}", arg_line("name"))
+    inputs = args.pop("inputs", None)
+    if inputs is not None:
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            raise reader.fail("`inputs:` must be a layer name or a list of layer names",
+                              arg_line("inputs"))
+    trainable = args.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise reader.fail("`trainable:` must be true or false", arg_line("trainable"))
+    try:
+        attrs = op.normalize(args)
+    except OpError as exc:
+        bad = next((k for k in args if repr(k) in str(exc)), None)
+        who = f"layer {name!r} ({op.name})" if name else op.name
+        raise reader.fail(f"{who}: {exc}", arg_line(bad) if bad else line) from None
+    if op.name == "input":
+        inputs = []
+    return {"name": name, "op": op, "attrs": attrs, "inputs": inputs, "line": line,
+            "trainable": trainable}
+
+
+def _check_arity(reader: _Reader, r: dict[str, Any]) -> None:
+    op, n = r["op"], len(r["inputs"])
+    if op.name == "input":
+        return
+    if n < op.min_inputs or (op.max_inputs is not None and n > op.max_inputs):
+        if op.max_inputs == op.min_inputs:
+            want = f"exactly {op.min_inputs}"
+        elif op.max_inputs is None:
+            want = f"at least {op.min_inputs}"
+        else:
+            want = f"{op.min_inputs} to {op.max_inputs}"
+        hint = "list them with `inputs: [a, b]`" if op.min_inputs > 1 else None
+        raise reader.fail(f"layer {r['name']!r} ({op.name}) takes {want} input(s), got {n}",
+                          r["line"], hint)
+
+
+def _outputs(reader: _Reader, doc: Mapping[str, Any], by_name: dict[str, Any],
+             last: str) -> list[str]:
+    value = doc.get("outputs")
+    if value is None:
+        return [last]
+    if isinstance(value, str):
+        value = [value]
+    line = _line(doc, "outputs")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise reader.fail("`outputs:` must be a layer name or a list of layer names", line)
+    for v in value:
+        if v not in by_name:
+            raise reader.fail(f"output {v!r} is not a layer", line)
+    return list(dict.fromkeys(value))
+
+
+def _toposort(reader: _Reader, raw: list[dict[str, Any]],
+              by_name: dict[str, Any]) -> list[dict[str, Any]]:
+    """Execution order: file order where possible; a cycle is reported with its path.
+
+    Iterative depth-first search, so a thousand-layer spec cannot hit Python's recursion limit.
+    """
+    order: list[dict[str, Any]] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = placed
+    for root in raw:
+        if state.get(root["name"]) == 2:
+            continue
+        path: list[str] = [root["name"]]
+        stack: list[tuple[dict[str, Any], int]] = [(root, 0)]
+        state[root["name"]] = 1
+        while stack:
+            r, i = stack[-1]
+            if i < len(r["inputs"]):
+                stack[-1] = (r, i + 1)
+                child = by_name[r["inputs"][i]]
+                cstate = state.get(child["name"])
+                if cstate == 1:
+                    cycle = [*path[path.index(child["name"]):], child["name"]]
+                    raise reader.fail(f"layers form a cycle: {' -> '.join(cycle)}",
+                                      child["line"], "a layer's inputs must come before it")
+                if cstate is None:
+                    state[child["name"]] = 1
+                    path.append(child["name"])
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                path.pop()
+                state[r["name"]] = 2
+                order.append(r)
+    return order
+
+
+def _ancestors(outputs: list[str], by_name: dict[str, Any]) -> set[str]:
+    needed: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(by_name[name]["inputs"])
+    return needed

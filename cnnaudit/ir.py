@@ -1,0 +1,86 @@
+"""The one graph IR every frontend produces and every pass reads.
+
+Nodes are ops with attributes; edges are named tensors. Nodes are stored in execution
+(topological) order. The IR is immutable: passes return new results instead of writing
+onto it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+Shape = tuple[int, ...]
+"""A tensor shape without the batch dimension, channels last."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a node came from, for error messages (a YAML line, a layer in a file)."""
+
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        return self.file or ""
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    op: str
+    attrs: Mapping[str, Any]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    where: Location = field(default_factory=Location)
+    trainable: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A model: nodes in execution order, graph input and output tensor names."""
+
+    name: str
+    nodes: tuple[Node, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    source: str = "<memory>"
+    format: str = "spec"
+    warnings: tuple[str, ...] = ()  # what the frontend noticed but could audit anyway
+
+    def producers(self) -> dict[str, Node]:
+        return {t: n for n in self.nodes for t in n.outputs}
+
+    def consumers(self) -> dict[str, list[Node]]:
+        users: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            for t in n.inputs:
+                users.setdefault(t, []).append(n)
+        return users
+
+
+def verify(graph: Graph) -> None:
+    """Check the invariants passes rely on; a failure here is a frontend bug, not user error."""
+    seen: set[str] = set()
+    names: set[str] = set()
+    for node in graph.nodes:
+        if node.name in names:
+            raise AssertionError(f"duplicate node name {node.name!r}")
+        names.add(node.name)
+        for t in node.inputs:
+            if t not in seen:
+                raise AssertionError(f"node {node.name!r} reads {t!r} before it is produced")
+        for t in node.outputs:
+            if t in seen:
+                raise AssertionError(f"tensor {t!r} produced twice")
+            seen.add(t)
+    for t in (*graph.inputs, *graph.outputs):
+        if t not in seen:
+            raise AssertionError(f"graph tensor {t!r} is never produced")

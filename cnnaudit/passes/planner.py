@@ -1,0 +1,90 @@
+"""Arena planners over plain (size, first_use, last_use) records.
+
+`greedy_plan` follows TensorFlow Lite Micro's GreedyMemoryPlanner: buffers are placed
+largest first, each at the lowest offset where it overlaps no already-placed buffer whose
+lifetime intersects its own. `linear_plan` stacks every buffer end to end: the baseline a
+planner must beat. `verify_plan` checks no two live buffers overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+ALIGNMENT = 16  # TFLM's kBufferAlignment (micro/memory_helpers.h)
+
+
+def align(n: int, alignment: int = ALIGNMENT) -> int:
+    return (n + alignment - 1) // alignment * alignment
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One activation buffer: `first` and `last` are the steps it must be valid in."""
+
+    name: str
+    size: int
+    first: int
+    last: int
+
+    def overlaps_in_time(self, other: Buffer) -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+
+def greedy_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[str, int]:
+    """Offsets for every buffer, largest first, lowest gap that fits.
+
+    >>> greedy_plan([Buffer("a", 32, 0, 1), Buffer("b", 16, 1, 2), Buffer("c", 32, 2, 3)])
+    {'a': 0, 'c': 0, 'b': 32}
+    """
+    order = sorted(range(len(buffers)), key=lambda i: (-buffers[i].size, i))
+    placed: list[tuple[int, int, Buffer]] = []  # (offset, end, buffer), sorted by offset
+    offsets: dict[str, int] = {}
+    for i in order:
+        buf = buffers[i]
+        size = align(buf.size, alignment)
+        candidate = 0
+        for start, end, other in placed:
+            if not buf.overlaps_in_time(other):
+                continue
+            if start >= candidate + size:
+                break  # the gap before `other` is big enough
+            candidate = max(candidate, end)
+        offsets[buf.name] = candidate
+        placed.append((candidate, candidate + size, buf))
+        placed.sort(key=lambda p: (p[0], p[1]))
+    return offsets
+
+
+def linear_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[str, int]:
+    """Every buffer after the previous one: no reuse at all."""
+    offsets, top = {}, 0
+    for buf in buffers:
+        offsets[buf.name] = top
+        top += align(buf.size, alignment)
+    return offsets
+
+
+def plan_size(buffers: Sequence[Buffer], offsets: dict[str, int],
+              alignment: int = ALIGNMENT) -> int:
+    return max((offsets[b.name] + align(b.size, alignment) for b in buffers), default=0)
+
+
+def verify_plan(buffers: Sequence[Buffer], offsets: dict[str, int],
+                alignment: int = ALIGNMENT) -> None:
+    """Raise AssertionError if two buffers live at the same time share bytes."""
+    for i, a in enumerate(buffers):
+        a0, a1 = offsets[a.name], offsets[a.name] + align(a.size, alignment)
+        for b in buffers[i + 1:]:
+            b0, b1 = offsets[b.name], offsets[b.name] + align(b.size, alignment)
+            if a.overlaps_in_time(b) and a0 < b1 and b0 < a1:
+                raise AssertionError(f"buffers {a.name} and {b.name} overlap")
+
+
+def live_bytes(buffers: Sequence[Buffer], steps: int) -> list[int]:
+    """Bytes that must be live at each step: a lower bound for any planner."""
+    out = [0] * steps
+    for b in buffers:
+        for s in range(b.first, b.last + 1):
+            out[s] += b.size
+    return out

@@ -1,0 +1,36 @@
+"""Shape inference: every tensor's shape, in execution order, with errors that say where."""
+
+from __future__ import annotations
+
+import math
+
+from .. import ops
+from ..errors import ShapeError
+from ..ir import Graph, Node, Shape
+
+MAX_ELEMENTS = 2**31 - 1  # TFLite indexes tensors with int32; anything bigger is a typo
+
+
+def _fail(node: Node, message: str) -> ShapeError:
+    return ShapeError(f"layer {node.name!r} ({node.op}): {message}",
+                      file=node.where.file, line=node.where.line)
+
+
+def infer_shapes(graph: Graph) -> dict[str, Shape]:
+    """Map every tensor name to its shape (batch omitted)."""
+    shapes: dict[str, Shape] = {}
+    for node in graph.nodes:
+        op = ops.get(node.op)
+        inputs = [shapes[t] for t in node.inputs]
+        try:
+            out = tuple(op.output_shape(node.attrs, inputs))
+        except ops.OpError as exc:
+            raise _fail(node, str(exc)) from None
+        if not out or min(out) <= 0:
+            raise _fail(node, f"output shape {list(out)} has an empty dimension")
+        if math.prod(out) > MAX_ELEMENTS:
+            raise _fail(node, f"output shape {list(out)} has {math.prod(out):,} elements, "
+                        "more than any microcontroller tensor can hold")
+        for t in node.outputs:
+            shapes[t] = out
+    return shapes

@@ -1,0 +1,1 @@
+"""Renderers: Report -> text. They format; they never compute."""

@@ -1,0 +1,133 @@
+"""Rich tables for a terminal: model summary, board verdicts, per-layer breakdown."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from ..boards import Board
+from ..report import Report
+from ..verdict import Verdict, kib
+
+VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.WARN: "bold yellow",
+                 Verdict.FAIL: "bold red"}
+MAC_NOTE = ("MACs: multiply-accumulates in conv and dense layers, batch 1 (FLOPs = 2 x MACs); "
+            "pooling, element-wise, normalisation and bias adds are not counted.")
+
+
+def _num(n: int) -> str:
+    return f"{n:,}"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def summary_table(report: Report) -> Table:
+    m = report.model
+    table = Table(title=f"{m.name}  ({m.source}, {m.dtype})", title_justify="left",
+                  show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column(style="dim")
+    table.add_row("params", _num(m.params),
+                  f"{_num(m.trainable_params)} trainable")
+    table.add_row("MACs", _num(m.macs), f"{_num(2 * m.macs)} FLOPs")
+    table.add_row("weights", kib(m.weights_bytes),
+                  "  ".join(f"{k} {kib(v)}" for k, v in m.weights_bytes_by_dtype.items()))
+    table.add_row("flash (model)", kib(m.flash_bytes), ".tflite size estimate")
+    table.add_row("arena (RAM)", kib(m.arena_bytes),
+                  f"activations {kib(m.activations_bytes)} + persistent "
+                  f"{kib(m.persistent_bytes)}; peak at {m.peak_layer}")
+    shapes = ", ".join(_shape(s) for s in m.input_shapes)
+    outs = ", ".join(_shape(s) for s in m.output_shapes)
+    table.add_row("input -> output", f"{shapes} -> {outs}", "")
+    return table
+
+
+def boards_verdict_table(report: Report) -> Table:
+    table = Table(title="Boards", title_justify="left")
+    table.add_column("board", no_wrap=True)
+    table.add_column("core", no_wrap=True)
+    table.add_column("RAM used / budget", justify="right", no_wrap=True)
+    table.add_column("flash used / budget", justify="right", no_wrap=True)
+    table.add_column("headroom", justify="right")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("reason")
+    for result in report.boards:
+        b = result.board
+        table.add_row(
+            b.id,
+            f"{b.core} {b.clock_mhz:g} MHz",
+            f"{kib(result.ram_bytes)} / {kib(b.ram_budget_bytes)}",
+            f"{kib(result.flash_bytes)} / {kib(b.flash_budget_bytes)}",
+            f"{result.headroom_pct:.0f} %",
+            Text(result.verdict.value, style=VERDICT_STYLE[result.verdict]),
+            "; ".join(result.reasons),
+        )
+    return table
+
+
+def render_check(report: Report, console: Console) -> None:
+    parts: list[object] = [summary_table(report), ""]
+    if report.boards:
+        parts += [boards_verdict_table(report)]
+    for warning in report.warnings:
+        parts.append(Text(f"warning: {warning}", style="yellow"))
+    parts.append(Text(MAC_NOTE + " RAM = arena + the board's reserved RAM; flash = model + "
+                      "the board's reserved flash (runtime).", style="dim"))
+    console.print(Group(*parts))  # type: ignore[arg-type]
+
+
+def render_layers(report: Report, console: Console, top: int = 3) -> None:
+    """Per-layer table; the `top` largest by params, MACs and activation are highlighted."""
+    layers = report.layers
+
+    def leaders(key: str) -> set[str]:
+        ranked = sorted(layers, key=lambda layer: getattr(layer, key), reverse=True)
+        return {layer.name for layer in ranked[:top] if getattr(layer, key) > 0}
+
+    big = {k: leaders(k) for k in ("params", "macs", "activation_bytes")}
+    total_params = sum(layer.params for layer in layers) or 1
+    total_macs = sum(layer.macs for layer in layers) or 1
+    table = Table(title=f"{report.model.name}: layers ({report.model.dtype})",
+                  title_justify="left", show_footer=True)
+    table.add_column("#", justify="right", footer="")
+    table.add_column("layer", footer="total", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("output shape", no_wrap=True)
+    table.add_column("params", justify="right", footer=_num(report.model.params))
+    table.add_column("MACs", justify="right", footer=_num(report.model.macs))
+    table.add_column("activation", justify="right",
+                     footer=f"peak {kib(report.model.activations_bytes)}")
+    table.add_column("weights", justify="right", footer=kib(report.model.weights_bytes))
+
+    def cell(value: str, name: str, key: str, share: float | None = None) -> Text:
+        text = value + (f" ({share:.0%})" if share is not None and name in big[key] else "")
+        return Text(text, style="bold magenta" if name in big[key] else "")
+
+    for i, layer in enumerate(layers):
+        table.add_row(
+            str(i), layer.name, layer.type, _shape(layer.output_shape),
+            cell(_num(layer.params), layer.name, "params", layer.params / total_params),
+            cell(_num(layer.macs), layer.name, "macs", layer.macs / total_macs),
+            cell(kib(layer.activation_bytes), layer.name, "activation_bytes"),
+            kib(layer.weights_bytes),
+        )
+    console.print(table)
+    console.print(Text(f"Highlighted: the {top} largest layers by params, MACs and activation "
+                       f"size. {MAC_NOTE}", style="dim"))
+
+
+def render_boards(boards: list[Board], console: Console) -> None:
+    table = Table(title="Board profiles", title_justify="left")
+    for col, justify in (("id", "left"), ("name", "left"), ("core", "left"),
+                         ("clock", "right"), ("SRAM", "right"), ("flash", "right"),
+                         ("reserved RAM / flash", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for b in boards:
+        table.add_row(b.id, b.name, b.core, f"{b.clock_mhz:g} MHz", f"{b.sram_kib:g} KiB",
+                      f"{b.flash_kib:g} KiB",
+                      f"{b.ram_reserved_kib:g} / {b.flash_reserved_kib:g} KiB")
+    console.print(table)

@@ -1,0 +1,138 @@
+"""The one immutable result every renderer reads, and its JSON form (a public contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .verdict import BoardResult, Verdict
+
+SCHEMA_VERSION = 1
+
+CONVENTIONS = (
+    "Shapes omit the batch dimension (channels last); batch = 1 for every cost.",
+    "params = what Keras count_params() reports (BatchNormalization counts its 4 vectors).",
+    "MACs = multiply-accumulates of one inference in convolutions (all kinds) and dense "
+    "layers; FLOPs = 2 x MACs. Not counted: pooling, element-wise ops (add, multiply, "
+    "activations), normalisation, resizing, bias additions.",
+    "Bytes are bytes; KiB = 1024 bytes.",
+    "int8: weights 1 byte, biases int32, + per-channel scale (float32) and zero point "
+    "(int64) as TFLite stores them; float16: weights stored as fp16, activations fp32.",
+    "arena = planned activations (TFLite Micro greedy planner, 16-byte aligned) + an "
+    "estimate of the interpreter's persistent allocations.",
+)
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    name: str
+    type: str
+    inputs: tuple[str, ...]
+    output_shape: tuple[int, ...]
+    params: int
+    trainable_params: int
+    macs: int
+    activation_bytes: int
+    weights_bytes: int
+    line: int | None
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    source: str
+    format: str
+    dtype: str
+    params: int
+    trainable_params: int
+    macs: int
+    weights_bytes: int
+    weights_bytes_by_dtype: dict[str, int]
+    flash_bytes: int
+    arena_bytes: int
+    activations_bytes: int
+    persistent_bytes: int
+    peak_layer: str
+    peak_live_tensors: tuple[str, ...]
+    input_shapes: tuple[tuple[int, ...], ...]
+    output_shapes: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    model: ModelSummary
+    layers: tuple[LayerReport, ...]
+    boards: tuple[BoardResult, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.worst([b.verdict for b in self.boards])
+
+    @property
+    def exit_code(self) -> int:
+        """0: every board passes (warnings allowed); 1: some board fails."""
+        return 1 if self.verdict is Verdict.FAIL else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": {
+                "name": m.name,
+                "source": m.source,
+                "format": m.format,
+                "dtype": m.dtype,
+                "params": m.params,
+                "trainable_params": m.trainable_params,
+                "non_trainable_params": m.params - m.trainable_params,
+                "macs": m.macs,
+                "flops": 2 * m.macs,
+                "weights_bytes": m.weights_bytes,
+                "weights_bytes_by_dtype": dict(m.weights_bytes_by_dtype),
+                "flash_bytes": m.flash_bytes,
+                "arena_bytes": m.arena_bytes,
+                "activations_bytes": m.activations_bytes,
+                "persistent_bytes": m.persistent_bytes,
+                "peak_layer": m.peak_layer,
+                "peak_live_tensors": list(m.peak_live_tensors),
+                "input_shapes": [list(s) for s in m.input_shapes],
+                "output_shapes": [list(s) for s in m.output_shapes],
+            },
+            "layers": [
+                {
+                    "name": layer.name,
+                    "type": layer.type,
+                    "inputs": list(layer.inputs),
+                    "output_shape": list(layer.output_shape),
+                    "params": layer.params,
+                    "trainable_params": layer.trainable_params,
+                    "macs": layer.macs,
+                    "activation_bytes": layer.activation_bytes,
+                    "weights_bytes": layer.weights_bytes,
+                    "line": layer.line,
+                }
+                for layer in self.layers
+            ],
+            "boards": [
+                {
+                    "id": b.board.id,
+                    "name": b.board.name,
+                    "verdict": b.verdict.value,
+                    "ram_bytes": b.ram_bytes,
+                    "ram_budget_bytes": b.board.ram_budget_bytes,
+                    "ram_reserved_bytes": b.board.ram_reserved_bytes,
+                    "arena_bytes": b.arena_bytes,
+                    "arena_max_bytes": b.board.arena_max_bytes,
+                    "flash_bytes": b.flash_bytes,
+                    "flash_budget_bytes": b.board.flash_budget_bytes,
+                    "flash_reserved_bytes": b.board.flash_reserved_bytes,
+                    "headroom_pct": b.headroom_pct,
+                    "reasons": list(b.reasons),
+                }
+                for b in self.boards
+            ],
+            "verdict": self.verdict.value,
+            "warnings": list(self.warnings),
+            "conventions": list(CONVENTIONS),
+        }
