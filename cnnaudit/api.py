@@ -38,7 +38,12 @@ def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Pat
     known = load_boards(boards_dir)
     if boards is None:
         return select(known, None)
-    return [b if isinstance(b, Board) else select(known, [b])[0] for b in boards]
+    chosen: list[Board] = []
+    for b in boards:
+        for board in [b] if isinstance(b, Board) else select(known, [b]):
+            if board not in chosen:
+                chosen.append(board)
+    return chosen
 
 
 def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Report:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import EXAMPLES
 
 from cnnaudit import audit
-from conftest import EXAMPLES
 
 
 def one(layer: dict, shape: list[int]):
