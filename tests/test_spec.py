@@ -162,3 +162,32 @@ def test_yaml_tags_are_never_constructed(write_spec):
     path = write_spec("input: !!python/object/apply:os.system ['echo pwned']\nlayers: [flatten]\n")
     with pytest.raises(SpecError):
         audit(path, boards=[])
+
+
+def test_name_and_inputs_may_sit_beside_the_layer_type(write_spec):
+    path = write_spec("""
+input: {name: x, shape: [8]}
+layers:
+  - dense: {units: 4}
+    name: left
+  - dense: 4
+    name: right
+    inputs: x
+  - add: {}
+    inputs: [left, right]
+""")
+    report = audit(path, boards=[])
+    assert [layer.name for layer in report.layers] == ["x", "left", "right", "add"]
+
+
+def test_auto_names_follow_the_spelling_written(write_spec):
+    path = write_spec("""
+input: [8, 8, 1]
+layers:
+  - MaxPooling2D
+  - max_pool2d
+  - BatchNormalization
+  - Flatten
+""")
+    names = [layer.name for layer in audit(path, boards=[]).layers]
+    assert names == ["input", "max_pooling2d", "max_pool2d", "batch_normalization", "flatten"]

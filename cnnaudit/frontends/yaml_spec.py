@@ -7,6 +7,7 @@ Two forms share one reader: a sequential list of layers, and a graph where layer
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,7 @@ def graph_from_spec(
     raw: list[dict[str, Any]] = []
     for gname, attrs, line in reader.graph_inputs(doc):
         raw.append({"name": gname, "op": ops.get("input"), "attrs": attrs, "inputs": None,
-                    "line": line, "trainable": True})
+                    "line": line, "trainable": True, "auto": "input"})
     for index, entry in enumerate(layers):
         raw.append(_read_layer(reader, entry, _line(layers, index=index)))
 
@@ -211,7 +212,7 @@ def graph_from_spec(
     used, counters = set(explicit), {}
     for r in raw:
         if r["name"] is None:
-            r["name"] = _default_name(r["op"].name, used, counters)
+            r["name"] = _default_name(r["auto"], used, counters)
             used.add(r["name"])
 
     if not any(r["op"].name == "input" for r in raw):
@@ -267,15 +268,25 @@ def graph_from_spec(
     )
 
 
+SIBLING_KEYS = ("name", "inputs", "trainable")
+
+
 def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:
+    siblings: dict[str, Any] = {}
     if isinstance(entry, str):
-        op_name, value, args_line = entry, None, line
-    elif isinstance(entry, Mapping) and len(entry) == 1:
-        ((op_name, value),) = entry.items()
-        args_line = line
+        op_name, value = entry, None
+    elif isinstance(entry, Mapping) and entry:
+        # `- conv2d: {...}`, optionally with `name:`/`inputs:` written beside the type.
+        kinds = [k for k in entry if k not in SIBLING_KEYS]
+        if len(kinds) != 1:
+            keys = ", ".join(map(str, entry))
+            raise reader.fail(f"cannot read this layer ({keys})", line,
+                              "write one layer per item, e.g. `- conv2d: {filters: 8, "
+                              "kernel: 3}`")
+        op_name, value = kinds[0], entry[kinds[0]]
+        siblings = {k: entry[k] for k in entry if k in SIBLING_KEYS}
     else:
-        keys = ", ".join(map(str, entry)) if isinstance(entry, Mapping) else type(entry).__name__
-        raise reader.fail(f"cannot read this layer ({keys})", line,
+        raise reader.fail(f"cannot read this layer ({type(entry).__name__})", line,
                           "write one layer per item, e.g. `- conv2d: {filters: 8, kernel: 3}`")
     if not isinstance(op_name, str):
         raise reader.fail(f"layer type must be a name, got {op_name!r}", line)
@@ -295,8 +306,15 @@ def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]
         raise reader.fail(f"{op.name} takes no main argument, got {value!r}", line,
                           f"write `- {op_name}` or give named arguments")
 
+    for key, sibling in siblings.items():
+        if key in args:
+            raise reader.fail(f"{key!r} given twice", _line(entry, key))
+        args[key] = sibling
+
     def arg_line(key: str) -> int | None:
-        return _line(value, key) if isinstance(value, _Map) else args_line
+        if key in siblings:
+            return _line(entry, key)
+        return _line(value, key) if isinstance(value, _Map) else line
 
     name = args.pop("name", None)
     if name is not None and not isinstance(name, str):
@@ -320,7 +338,13 @@ def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]
     if op.name == "input":
         inputs = []
     return {"name": name, "op": op, "attrs": attrs, "inputs": inputs, "line": line,
-            "trainable": trainable}
+            "trainable": trainable, "auto": _snake(op_name)}
+
+
+def _snake(name: str) -> str:
+    """Keras's automatic layer name for a spelling: MaxPooling2D -> max_pooling2d."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower().replace("-", "_")
 
 
 def _check_arity(reader: _Reader, r: dict[str, Any]) -> None:
