@@ -48,15 +48,13 @@ def judge(board: Board, arena_bytes: int, model_flash_bytes: int) -> BoardResult
     block = board.arena_max_bytes
     if block is not None and arena_bytes > block:
         failed = True
-        reasons.append(f"arena {kib(arena_bytes)} > largest free block {kib(block)}")
+        reasons.append(f"arena {kib(arena_bytes)} > {kib(block)} largest free block")
     if ram > ram_budget:
         failed = True
-        reasons.append(f"RAM {kib(ram)} > {kib(ram_budget)} "
-                       f"(arena {kib(arena_bytes)} + reserved {kib(board.ram_reserved_bytes)})")
+        reasons.append(f"RAM over by {kib(ram - ram_budget)}")
     if flash > flash_budget:
         failed = True
-        reasons.append(f"flash {kib(flash)} > {kib(flash_budget)} (model "
-                       f"{kib(model_flash_bytes)} + reserved {kib(board.flash_reserved_bytes)})")
+        reasons.append(f"flash over by {kib(flash - flash_budget)}")
     ram_room = 100.0 * (ram_budget - ram) / ram_budget if ram_budget else -100.0
     flash_room = 100.0 * (flash_budget - flash) / flash_budget if flash_budget else -100.0
     if block is not None:
@@ -66,6 +64,6 @@ def judge(board: Board, arena_bytes: int, model_flash_bytes: int) -> BoardResult
     if not failed and headroom < WARN_HEADROOM_PCT:
         verdict = Verdict.WARN
         which = "RAM" if ram_room <= flash_room else "flash"
-        reasons.append(f"only {headroom:.1f} % {which} headroom left")
+        reasons.append(f"{which} headroom {headroom:.1f} % < {WARN_HEADROOM_PCT:g} %")
     return BoardResult(board, verdict, ram, flash, arena_bytes, model_flash_bytes,
                        round(headroom, 1), tuple(reasons))

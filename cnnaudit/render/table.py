@@ -6,7 +6,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..boards import Board
+from ..boards import KIB, Board
 from ..report import Report
 from ..verdict import Verdict, kib
 
@@ -22,6 +22,10 @@ def _num(n: int) -> str:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
+
+
+def _used(used: int, budget: int) -> str:
+    return f"{used / KIB:,.1f} / {budget / KIB:,.0f}"
 
 
 def summary_table(report: Report) -> Table:
@@ -49,19 +53,17 @@ def summary_table(report: Report) -> Table:
 def boards_verdict_table(report: Report) -> Table:
     table = Table(title="Boards", title_justify="left")
     table.add_column("board", no_wrap=True)
-    table.add_column("core", no_wrap=True)
-    table.add_column("RAM used / budget", justify="right", no_wrap=True)
-    table.add_column("flash used / budget", justify="right", no_wrap=True)
-    table.add_column("headroom", justify="right")
+    table.add_column("RAM KiB\nused / budget", justify="right", no_wrap=True)
+    table.add_column("flash KiB\nused / budget", justify="right", no_wrap=True)
+    table.add_column("head-\nroom", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
-    table.add_column("reason")
+    table.add_column("reason", min_width=24)
     for result in report.boards:
         b = result.board
         table.add_row(
             b.id,
-            f"{b.core} {b.clock_mhz:g} MHz",
-            f"{kib(result.ram_bytes)} / {kib(b.ram_budget_bytes)}",
-            f"{kib(result.flash_bytes)} / {kib(b.flash_budget_bytes)}",
+            _used(result.ram_bytes, b.ram_budget_bytes),
+            _used(result.flash_bytes, b.flash_budget_bytes),
             f"{result.headroom_pct:.0f} %",
             Text(result.verdict.value, style=VERDICT_STYLE[result.verdict]),
             "; ".join(result.reasons),
