@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,14 @@ def audit(
     *,
     dtype: str = "int8",
     boards_dir: Iterable[str | Path] = (),
+    overrides: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Report:
-    """Audit a model (spec file, spec dict or IR graph) against boards (ids or Board objects;
-    None = every known board, [] = none)."""
-    graph = model if isinstance(model, Graph) else frontends.load(model)
+    """Audit a model (spec file or dict, .keras/.h5 file, one-line spec, or IR graph) against
+    boards (ids or Board objects; None = every known board, [] = none).
+
+    `overrides` maps a layer name to its output shape, for layers whose code cannot be read.
+    """
+    graph = model if isinstance(model, Graph) else frontends.load(model, overrides=overrides)
     return analyse(graph, _boards(boards, boards_dir), dtype=dtype)
 
 

@@ -38,6 +38,7 @@ class Node:
     outputs: tuple[str, ...]
     where: Location = field(default_factory=Location)
     trainable: bool = True
+    shares_weights_of: str | None = None  # a later call of a shared layer: weights counted once
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
@@ -64,6 +65,35 @@ class Graph:
             for t in n.inputs:
                 users.setdefault(t, []).append(n)
         return users
+
+
+def toposort(nodes: list[Node], available: set[str]) -> list[Node]:
+    """Nodes in an order where every input is produced first (stable: keeps the given order
+    where it can). `available` are tensors that exist before any node runs.
+
+    Raises ValueError naming a node whose inputs never become available (a cycle or a
+    dangling reference).
+    """
+    ready = set(available)
+    pending = list(nodes)
+    order: list[Node] = []
+    while pending:
+        progress = False
+        rest: list[Node] = []
+        for node in pending:
+            if all(t in ready for t in node.inputs):
+                order.append(node)
+                ready.update(node.outputs)
+                progress = True
+            else:
+                rest.append(node)
+        if not progress:
+            stuck = rest[0]
+            missing = [t for t in stuck.inputs if t not in ready]
+            raise ValueError(f"layer {stuck.name!r} waits for {missing[0]!r}, which no layer "
+                             "produces before it (a cycle or a missing layer)")
+        pending = rest
+    return order
 
 
 def verify(graph: Graph) -> None:

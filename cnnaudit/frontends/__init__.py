@@ -1,29 +1,62 @@
-"""Frontends turn a model source into the graph IR. Each imports its parser lazily."""
+"""Frontends turn a model source into the graph IR. Each imports its parser lazily, so a
+YAML audit never pays for h5py or a flatbuffer parser."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..ir import Graph
+from ..ir import Graph, Shape
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
-def load(source: str | Path | dict[str, Any], *, name: str | None = None) -> Graph:
-    """Pick the frontend by what `source` is (a dict spec, or a file by its suffix)."""
+def load(
+    source: str | Path | dict[str, Any],
+    *,
+    name: str | None = None,
+    overrides: Mapping[str, Shape] | None = None,
+) -> Graph:
+    """Pick the frontend: a dict spec, `-` (a spec on stdin), a file by its suffix, or a
+    one-line spec (any string that is not an existing file and has a space or an `x`).
+
+    `overrides` give output shapes for layers whose code cannot be read (Keras Lambda)."""
     if isinstance(source, dict):
         from .yaml_spec import graph_from_spec
 
         return graph_from_spec(source, file=name)
+    if isinstance(source, str) and source == "-":
+        from .yaml_spec import graph_from_spec, parse_text
+
+        return graph_from_spec(parse_text(sys.stdin.read(), "<stdin>"), file="<stdin>",
+                               default_name="stdin")
     path = Path(source)
     suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml", ".json"):
+    if suffix in SPEC_SUFFIXES:
         from .yaml_spec import load_spec_file
 
         return load_spec_file(path)
+    if suffix in KERAS_SUFFIXES and path.exists():
+        from .keras_file import load_keras_file
+
+        return load_keras_file(path, overrides)
+    if isinstance(source, str) and not path.exists() and _looks_like_oneliner(source):
+        from .oneliner import graph_from_oneliner
+
+        return graph_from_oneliner(source)
     if not path.exists():
         raise UsageError(f"no such file: {path}")
     raise UsageError(
-        f"{path}: cannot audit a {suffix or 'suffix-less'} file yet",
-        hint="give a YAML or JSON architecture spec (.yaml, .yml, .json)",
+        f"{path}: cannot audit a {suffix or 'suffix-less'} file",
+        hint="give a spec (.yaml, .yml, .json), a Keras model (.keras, .h5) or a one-line "
+        "spec such as \"28x28x1 conv8k3 flatten dense10\"",
     )
+
+
+def _looks_like_oneliner(text: str) -> bool:
+    first = text.strip().split(" ", 1)[0]
+    return " " in text.strip() or ("x" in first and first.replace("x", "").isdigit())

@@ -22,6 +22,10 @@ def activation_value(value: Any) -> str:
     """Parse an activation name (Keras spellings accepted); None means linear."""
     if value is None:
         return "linear"
+    if isinstance(value, dict):
+        # Keras 3 may save {"class_name": "function", "config": "relu"}
+        inner = value.get("config")
+        value = inner if isinstance(inner, str) else value.get("class_name")
     if not isinstance(value, str):
         raise TypeError(f"expected an activation name, got {value!r}")
     key = value.lower().replace("-", "_")

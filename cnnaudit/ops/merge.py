@@ -7,7 +7,17 @@ from typing import Any
 
 from ..ir import Shape
 from .activation import ACTIVATION_ARG
-from .base import Arg, CostClass, Op, OpError, any_int, register, resolve_axis
+from .base import (
+    Arg,
+    CostClass,
+    Op,
+    OpError,
+    any_int,
+    choice,
+    number,
+    register,
+    resolve_axis,
+)
 
 
 def broadcast(a: Shape, b: Shape) -> Shape:
@@ -87,3 +97,22 @@ class Concatenate(Op):
         return tuple(
             sum(s[i] for s in inputs) if i == axis else inputs[0][i] for i in range(rank)
         )
+
+
+@register
+class ScalarMath(Op):
+    """A tensor combined with a constant number (x + 3, x * (1/6): MobileNetV3's hard
+    sigmoid as Keras saves it)."""
+
+    name = "scalar_math"
+    aliases = ()
+    cost_class = CostClass.ELEMENTWISE
+    args = (
+        Arg("function", choice("add", "subtract", "multiply", "divide", "maximum", "minimum",
+                               "power")),
+        Arg("value", number),
+    )
+
+    @classmethod
+    def output_shape(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape]) -> Shape:
+        return inputs[0]

@@ -69,3 +69,26 @@ class LayerNormalization(_Norm):
         return out + ([Weight("vector", vec)] if attrs["center"] else [])
 
 
+
+
+@register
+class Normalization(_Norm):
+    """Feature-wise (x - mean) / sqrt(variance): mean, variance and a sample count, none of
+    them trained (Keras counts all three)."""
+
+    name = "normalization"
+    aliases = ("Normalization",)
+    args = (
+        Arg("axis", int_list, (-1,)),
+        Arg("mean", lambda v: v, None),
+        Arg("variance", lambda v: v, None),
+        Arg("invert", boolean, False),
+    )
+
+    @classmethod
+    def weights(
+        cls, attrs: Mapping[str, Any], inputs: Sequence[Shape], output: Shape
+    ) -> list[Weight]:
+        vec = cls._vector_shape(attrs, inputs[0])
+        return [Weight("vector", vec, trainable=False)] * 2 + [
+            Weight("vector", (), trainable=False)]

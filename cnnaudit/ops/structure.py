@@ -12,6 +12,7 @@ from .base import (
     CostClass,
     Op,
     OpError,
+    Weight,
     choice,
     int_list,
     nonneg_int,
@@ -239,3 +240,34 @@ class Permute(Op):
         return tuple(shape[d - 1] for d in dims)
 
 
+
+
+@register
+class Opaque(Op):
+    """A layer whose code cannot be read safely (Lambda, custom class): never executed.
+
+    Its output shape comes from the saved file or a user override; its parameters from the
+    stored weights when the file has them (otherwise they are unknown and reported so).
+    """
+
+    name = "opaque"
+    aliases = ()
+    cost_class = CostClass.ELEMENTWISE
+    args = (
+        Arg("class_name", str),
+        Arg("output_shape", shape_value),
+        Arg("stored_params", lambda v: None if v is None else nonneg_int(v), None),
+    )
+    min_inputs = 0
+    max_inputs = None
+
+    @classmethod
+    def output_shape(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape]) -> Shape:
+        return tuple(attrs["output_shape"])
+
+    @classmethod
+    def weights(
+        cls, attrs: Mapping[str, Any], inputs: Sequence[Shape], output: Shape
+    ) -> list[Weight]:
+        n = attrs["stored_params"]
+        return [Weight("vector", (n,))] if n else []

@@ -28,7 +28,8 @@ def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
         op = ops.get(node.op)
         ins = [shapes[t] for t in node.inputs]
         result = shapes[node.outputs[0]]
-        weights = tuple(op.weights(node.attrs, ins, result))
+        # A shared layer's later calls reuse the first call's weights: count them once.
+        weights = () if node.shares_weights_of else tuple(op.weights(node.attrs, ins, result))
         params = sum(w.size for w in weights)
         trainable = sum(w.size for w in weights if w.trainable) if node.trainable else 0
         out[node.name] = LayerCost(params, trainable, op.macs(node.attrs, ins, result), weights)
