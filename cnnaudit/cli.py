@@ -11,13 +11,16 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from . import __version__
 from .errors import CnnauditError, UsageError
+
+if TYPE_CHECKING:
+    from .calc import Calc
 
 EXIT_CODES = """\b
 Exit codes:
@@ -84,7 +87,10 @@ def _main(
     _state["debug"] = debug
 
 
-ModelArg = Annotated[str, typer.Argument(help="Architecture spec (.yaml, .yml or .json).")]
+ModelArg = Annotated[str, typer.Argument(
+    help="Architecture spec (.yaml, .yml or .json); `-` reads a YAML or JSON spec from "
+    "stdin; or a quoted one-line spec for a sequential network, e.g. "
+    "\"28x28x1 conv64k3:relu maxpool2 flatten dense10:softmax\".")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Deployment dtype: int8, float16, "
                                        "float32.")]
 BoardsDirOpt = Annotated[list[Path] | None, typer.Option(
@@ -146,6 +152,109 @@ def boards(boards_dir: BoardsDirOpt = None) -> None:
         render_boards(list(load_boards(boards_dir or ()).values()), _console())
 
     _run(body)
+
+
+calc_app = typer.Typer(
+    help="Quick layer arithmetic: each command prints the formula, the formula with your "
+    "numbers, then the result. Sizes may be one number (28 = 28x28) or one per axis (28x32).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(calc_app, name="calc")
+
+SizeOpt = Annotated[str, typer.Option("--input", "-i", help="Input size: 28 or 28x32.")]
+StrideOpt = Annotated[str | None, typer.Option("--stride", "-s", help="Stride: 1 or 2x1.")]
+PaddingOpt = Annotated[str, typer.Option(
+    "--padding", "-p", help="valid (none), same (Keras: keep the size at stride 1) or N "
+    "pixels on each side.")]
+DimsOpt = Annotated[int | None, typer.Option(
+    "--dims", help="Spatial axes, 1 or 2 (default 2; a single number stands for every axis).")]
+CalcFormatOpt = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+
+
+def _print_calc(make: Callable[[], Calc], fmt: str) -> None:
+    def body() -> None:
+        from . import calc
+
+        if fmt not in ("text", "json"):
+            raise UsageError(f"unknown format {fmt!r}", hint="choose text or json")
+        result = make()
+        if fmt == "json":
+            import json
+
+            sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        else:
+            sys.stdout.write(calc.render_text(result))
+
+    _run(body)
+
+
+@calc_app.command("conv")
+def calc_conv(
+    kernel: Annotated[str, typer.Option("--kernel", "-k", help="Kernel: 3 or 3x5.")],
+    input_: Annotated[str | None, typer.Option(
+        "--input", "-i", help="Input size: 28 or 28x32 (omit for params only).")] = None,
+    stride: Annotated[str, typer.Option("--stride", "-s", help="Stride: 1 or 2x1.")] = "1",
+    padding: PaddingOpt = "valid",
+    dilation: Annotated[str, typer.Option("--dilation", "-d", help="Dilation: 1 or 2.")] = "1",
+    filters: Annotated[int | None, typer.Option(
+        "--filters", help="Number of filters (output channels).")] = None,
+    channels: Annotated[int | None, typer.Option(
+        "--channels", "-c", help="Input channels (1 grey, 3 RGB).")] = None,
+    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Count a bias per filter.")]
+    = True,
+    dims: DimsOpt = None,
+    fmt: CalcFormatOpt = "text",
+) -> None:
+    """Convolution: output size; params (and MACs) when --filters and --channels are given.
+
+    Output size: valid = floor((in - k) / s) + 1, same = ceil(in / s),
+    N = floor((in + 2N - k) / s) + 1, with k = (k - 1)*d + 1 when dilated.
+    Params: (k*k*channels + 1)*filters.
+    """
+    from . import calc
+
+    _print_calc(lambda: calc.conv(input=input_, kernel=kernel, stride=stride, padding=padding,
+                                  dilation=dilation, filters=filters, channels=channels,
+                                  bias=bias, dims=dims), fmt)
+
+
+@calc_app.command("pool")
+def calc_pool(
+    input_: SizeOpt,
+    pool: Annotated[str, typer.Option("--pool", help="Pool size: 2 or 2x1.")] = "2",
+    stride: StrideOpt = None,
+    padding: PaddingOpt = "valid",
+    dims: DimsOpt = None,
+    fmt: CalcFormatOpt = "text",
+) -> None:
+    """Pooling: output size (the stride defaults to the pool size, as in Keras)."""
+    from . import calc
+
+    _print_calc(lambda: calc.pool(input=input_, pool=pool, stride=stride, padding=padding,
+                                  dims=dims), fmt)
+
+
+@calc_app.command("dense")
+def calc_dense(
+    n_in: Annotated[int, typer.Option("--in", help="Input features (e.g. 5*5*64 = 1600).")],
+    n_out: Annotated[int, typer.Option("--out", help="Units.")],
+    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Count a bias per unit.")]
+    = True,
+    fmt: CalcFormatOpt = "text",
+) -> None:
+    """Dense layer: params = (in + 1)*out, MACs = in*out."""
+    from . import calc
+
+    _print_calc(lambda: calc.dense(n_in=n_in, n_out=n_out, bias=bias), fmt)
+
+
+@calc_app.command("arena")
+def calc_arena() -> None:
+    """Why there is no formula for the tensor arena, and what to run instead."""
+    from .calc import ARENA_TEXT
+
+    typer.echo(ARENA_TEXT)
 
 
 def main() -> None:
