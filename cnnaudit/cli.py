@@ -93,6 +93,9 @@ ModelArg = Annotated[str, typer.Argument(
     "\"28x28x1 conv64k3:relu maxpool2 flatten dense10:softmax\".")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Deployment dtype: int8, float16, "
                                        "float32.")]
+OverrideOpt = Annotated[list[str] | None, typer.Option(
+    "--override", help="Output shape of a layer whose code cannot be read (Keras Lambda or "
+    "custom layer), e.g. --override 'lambda_1=[16,16,8]'; repeatable.")]
 BoardsDirOpt = Annotated[list[Path] | None, typer.Option(
     "--boards-dir", help="Extra folder of board profiles (<id>.yaml); repeatable.")]
 
@@ -105,6 +108,7 @@ def check(
     dtype: DtypeOpt = "int8",
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     boards_dir: BoardsDirOpt = None,
+    override: OverrideOpt = None,
 ) -> None:
     """Audit MODEL against boards: summary, then one PASS/WARN/FAIL row per board.
 
@@ -118,7 +122,8 @@ def check(
 
         if fmt not in ("table", "json"):
             raise UsageError(f"unknown format {fmt!r}", hint="choose table or json")
-        report = audit(model, board, dtype=dtype, boards_dir=boards_dir or ())
+        report = audit(model, board, dtype=dtype, boards_dir=boards_dir or (),
+                       overrides=parse_overrides(override or []))
         if fmt == "json":
             sys.stdout.write(render_json(report))
         else:
@@ -129,14 +134,15 @@ def check(
 
 
 @app.command(epilog=EXIT_CODES)
-def layers(model: ModelArg, dtype: DtypeOpt = "int8") -> None:
+def layers(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = None) -> None:
     """Per-layer table: output shape, params, MACs, activation and weight memory."""
 
     def body() -> None:
         from .api import audit
         from .render.table import render_layers
 
-        render_layers(audit(model, [], dtype=dtype), _console())
+        report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []))
+        render_layers(report, _console())
 
     _run(body)
 
@@ -255,6 +261,23 @@ def calc_arena() -> None:
     from .calc import ARENA_TEXT
 
     typer.echo(ARENA_TEXT)
+
+
+def parse_overrides(items: list[str]) -> dict[str, tuple[int, ...]]:
+    """`name=[16,16,8]` (or `name=16x16x8`) -> {name: (16, 16, 8)}."""
+    out: dict[str, tuple[int, ...]] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        text = value.strip().strip("[]()").replace("x", ",")
+        try:
+            shape = tuple(int(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or min(shape) <= 0:
+            raise UsageError(f"cannot read --override {item!r}",
+                             hint="write NAME=[d1,d2,...], the output shape without the batch")
+        out[name.strip()] = shape
+    return out
 
 
 def main() -> None:

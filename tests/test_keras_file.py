@@ -313,3 +313,22 @@ def test_corrupt_files_exit_2_without_traceback(tmp_path, name, data):
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+@needs_keras
+def test_override_from_the_command_line(tmp_path):
+    i = keras.Input((4,), name="x")
+    out = L.Lambda(lambda t: t * 2.0, name="double")(L.Dense(3, name="d")(i))
+    path = tmp_path / "lam.h5"
+    keras.Model(i, out).save(path)
+    base = [sys.executable, "-m", "cnnaudit", "check", str(path), "-b", "nano33", "-f", "json"]
+    ok = subprocess.run([*base, "--override", "double=[3]"], capture_output=True, text=True,
+                        check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["model"]["output_shapes"] == [[3]]
+    bad = subprocess.run([*base, "--override", "double=three"], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2 and "cannot read --override" in bad.stderr
+    typo = subprocess.run([*base, "--override", "dubble=[3]"], capture_output=True, text=True,
+                          check=False)
+    assert typo.returncode == 2 and "--override double=" in typo.stderr
