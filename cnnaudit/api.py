@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import frontends
+from . import frontends, ops
 from .boards import Board, load_boards, select
 from .dtypes import DTYPES, get_dtype
 from .ir import Graph
 from .passes.cost import layer_costs
 from .passes.flash import estimate_flash
-from .passes.memory import plan_memory
+from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
+from .passes.support import Finding, check_support, resolver_ops
 from .report import LayerReport, ModelSummary, Report
 from .verdict import judge
 
@@ -52,7 +52,7 @@ def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Pat
 
 def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Report:
     """Run every pass on an IR graph and judge it against `boards`."""
-    dt = get_dtype(dtype)
+    dt = get_dtype(graph.dtype or dtype)
     shapes = infer_shapes(graph)
     costs = layer_costs(graph, shapes)
     memory = plan_memory(graph, shapes, costs, dt)
@@ -60,15 +60,16 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Re
     layers = tuple(
         LayerReport(
             name=node.name,
-            type=node.op,
+            type=ops.get(node.op).display_type(node.attrs),
             inputs=node.inputs,
             output_shape=shapes[node.outputs[0]],
             params=costs[node.name].params,
             trainable_params=costs[node.name].trainable_params,
             macs=costs[node.name].macs,
-            activation_bytes=math.prod(shapes[node.outputs[0]]) * dt.activation_bytes,
+            activation_bytes=tensor_bytes(graph, shapes, node.outputs[0], dt),
             weights_bytes=costs[node.name].weight_bytes(dt),
             line=node.where.line,
+            info=ops.get(node.op).describe(node.attrs),
         )
         for node in graph.nodes
     )
@@ -80,12 +81,14 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Re
         params=sum(c.params for c in costs.values()),
         trainable_params=sum(c.trainable_params for c in costs.values()),
         macs=sum(c.macs for c in costs.values()),
-        weights_bytes=flash.weights_bytes,
+        weights_bytes=flash.stored_weight_bytes,
         weights_bytes_by_dtype={
             name: sum(c.weight_bytes(other) for c in costs.values())
             for name, other in DTYPES.items()
-        },
+        } if graph.dtype is None else {dt.name: flash.stored_weight_bytes},
         flash_bytes=flash.total_bytes,
+        flash_breakdown=flash.breakdown(),
+        flash_exact=flash.exact,
         arena_bytes=memory.arena_bytes,
         activations_bytes=memory.activations_bytes,
         persistent_bytes=memory.persistent_bytes,
@@ -93,7 +96,19 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Re
         peak_live_tensors=memory.live_at_peak,
         input_shapes=tuple(shapes[t] for t in graph.inputs),
         output_shapes=tuple(shapes[t] for t in graph.outputs),
+        operators=tuple(resolver_ops(graph)),
     )
-    results = tuple(judge(b, memory.arena_bytes, flash.total_bytes) for b in boards)
-    return Report(summary, layers, results, warnings=graph.warnings)
+    findings = tuple(check_support(graph))
+    blockers = _blockers(findings)
+    results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers) for b in boards)
+    return Report(summary, layers, results, warnings=graph.warnings, findings=findings)
+
+
+def _blockers(findings: tuple[Finding, ...]) -> tuple[str, ...]:
+    """One short reason per kind of error finding (e.g. "unsupported: CUSTOM:Foo")."""
+    out: dict[str, None] = {}
+    for f in findings:
+        if f.severity == "error":
+            out.setdefault(f"will not run: {f.message.split(';')[0]}", None)
+    return tuple(out)
 

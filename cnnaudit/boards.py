@@ -19,8 +19,10 @@ KIB = 1024
 REQUIRED = ("id", "name", "mcu", "core", "clock_mhz", "sram_kib", "flash_kib",
             "ram_reserved_kib", "flash_reserved_kib")
 NUMERIC = ("clock_mhz", "sram_kib", "flash_kib", "ram_reserved_kib", "flash_reserved_kib",
-           "arena_max_kib")
-OPTIONAL = ("arena_max_kib", "fpu", "dsp", "vector", "sources", "notes", "latency")
+           "arena_max_kib", "arena_margin_pct")
+OPTIONAL = ("arena_max_kib", "arena_margin_pct", "fpu", "dsp", "vector", "sources", "notes",
+            "latency")
+DEFAULT_ARENA_MARGIN_PCT = 10.0  # boards.md 3.2: "for the tool, add a 10-15 % margin"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Board:
     ram_reserved_kib: float
     flash_reserved_kib: float
     arena_max_kib: float | None = None
+    arena_margin_pct: float = DEFAULT_ARENA_MARGIN_PCT  # slack for kTensorArenaSize
     fpu: str = "none"
     dsp: bool = False
     vector: str = "none"
@@ -94,7 +97,7 @@ def _parse(path: Path) -> Board:
         raise BoardError(f"unknown field {unknown[0]!r}", file=str(path))
     for key in NUMERIC:
         value = data.get(key)
-        if value is None and key == "arena_max_kib":
+        if value is None and key in ("arena_max_kib", "arena_margin_pct"):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise BoardError(f"{key} must be a non-negative number, got {value!r}",
@@ -103,7 +106,7 @@ def _parse(path: Path) -> Board:
         raise BoardError(f"id {data['id']!r} differs from the file name {path.stem!r}",
                          file=str(path))
     kwargs: dict[str, Any] = {k: data[k] for k in REQUIRED}
-    for key in ("arena_max_kib", "fpu", "dsp", "vector", "notes"):
+    for key in ("arena_max_kib", "arena_margin_pct", "fpu", "dsp", "vector", "notes"):
         if key in data:
             kwargs[key] = data[key]
     kwargs["sources"] = dict(data.get("sources") or {})

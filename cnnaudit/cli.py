@@ -88,8 +88,8 @@ def _main(
 
 
 ModelArg = Annotated[str, typer.Argument(
-    help="Architecture spec (.yaml, .yml or .json); `-` reads a YAML or JSON spec from "
-    "stdin; or a quoted one-line spec for a sequential network, e.g. "
+    help="Architecture spec (.yaml, .yml or .json), saved Keras model (.keras, .h5) or "
+    ".tflite file; `-` reads a YAML or JSON spec from stdin; or a quoted one-line spec for a sequential network, e.g. "
     "\"28x28x1 conv64k3:relu maxpool2 flatten dense10:softmax\".")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Deployment dtype: int8, float16, "
                                        "float32.")]
@@ -143,6 +143,37 @@ def layers(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = No
 
         report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []))
         render_layers(report, _console())
+
+    _run(body)
+
+
+@app.command(epilog=EXIT_CODES)
+def resolver(
+    model: ModelArg,
+    board: Annotated[str | None, typer.Option(
+        "--board", "-b", help="Take the arena margin from this board's profile.")] = None,
+    margin: Annotated[float | None, typer.Option(
+        "--margin", help="Arena margin in percent (default: the board's, else 10).")] = None,
+    boards_dir: BoardsDirOpt = None,
+) -> None:
+    """Print the C++ for a TFLite Micro sketch: a MicroMutableOpResolver with exactly the
+    Add...() calls the model needs, and kTensorArenaSize from the arena estimate."""
+
+    def body() -> None:
+        from .api import audit
+        from .boards import DEFAULT_ARENA_MARGIN_PCT, load_boards, select
+        from .render.cpp import render_resolver
+
+        report = audit(model, [], boards_dir=boards_dir or ())
+        if not report.model.operators:
+            raise UsageError(
+                f"{model}: the resolver needs the TFLite operators, which only a .tflite file "
+                "has for now", hint="convert the model and run `cnnaudit resolver model.tflite`")
+        pct = margin
+        if pct is None and board is not None:
+            pct = select(load_boards(boards_dir or ()), [board])[0].arena_margin_pct
+        sys.stdout.write(render_resolver(report, DEFAULT_ARENA_MARGIN_PCT if pct is None
+                                         else pct, board))
 
     _run(body)
 

@@ -22,11 +22,21 @@ class DType:
     activation_bytes: int  # float16 models compute in float32: fp16 is a storage format
     quantized: bool
 
+    def data_bytes(self, weight: Weight) -> int:
+        """Bytes of a weight tensor's values as stored."""
+        if weight.stored_bytes is not None:
+            return weight.stored_bytes
+        return weight.size * (self.bias_bytes if weight.role == "bias" else self.weight_bytes)
+
+    def quant_bytes(self, weight: Weight) -> int:
+        """Bytes of its quantization parameters (a scale and zero point per channel)."""
+        if weight.stored_bytes is not None:
+            return weight.stored_quant_bytes
+        return QUANT_PARAM_BYTES * weight.channel_axis_size if self.quantized else 0
+
     def weight_storage(self, weight: Weight) -> int:
         """Bytes of one weight tensor as stored, quantization parameters included."""
-        per = self.bias_bytes if weight.role == "bias" else self.weight_bytes
-        quant = QUANT_PARAM_BYTES * weight.channel_axis_size if self.quantized else 0
-        return weight.size * per + quant
+        return self.data_bytes(weight) + self.quant_bytes(weight)
 
 
 DTYPES: dict[str, DType] = {
@@ -44,3 +54,11 @@ def get_dtype(name: str) -> DType:
     except KeyError:
         raise UsageError(f"unknown dtype {name!r}",
                          hint=f"choose one of {', '.join(DTYPES)}") from None
+
+
+# Bytes per element of the tensor types a .tflite file can hold (schema.fbs TensorType).
+ELEMENT_BYTES: dict[str, float] = {
+    "float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "string": 1, "bool": 1,
+    "int16": 2, "complex64": 8, "int8": 1, "float64": 8, "complex128": 16, "uint64": 8,
+    "resource": 0, "variant": 0, "uint32": 4, "uint16": 2, "int4": 0.5, "bfloat16": 2,
+}

@@ -55,6 +55,9 @@ class Graph:
     source: str = "<memory>"
     format: str = "spec"
     warnings: tuple[str, ...] = ()  # what the frontend noticed but could audit anyway
+    tensor_dtypes: Mapping[str, str] = field(default_factory=dict)  # when the file says
+    file_size: int | None = None  # bytes of the model file, when it is what gets flashed
+    dtype: str | None = None  # the deployment dtype, when the file fixes it (.tflite)
 
     def producers(self) -> dict[str, Node]:
         return {t: n for n in self.nodes for t in n.outputs}

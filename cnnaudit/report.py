@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .passes.support import Finding
 from .verdict import BoardResult, Verdict
 
 SCHEMA_VERSION = 1
@@ -35,6 +36,7 @@ class LayerReport:
     activation_bytes: int
     weights_bytes: int
     line: int | None
+    info: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class ModelSummary:
     weights_bytes: int
     weights_bytes_by_dtype: dict[str, int]
     flash_bytes: int
+    flash_breakdown: dict[str, int]
+    flash_exact: bool
     arena_bytes: int
     activations_bytes: int
     persistent_bytes: int
@@ -56,6 +60,7 @@ class ModelSummary:
     peak_live_tensors: tuple[str, ...]
     input_shapes: tuple[tuple[int, ...], ...]
     output_shapes: tuple[tuple[int, ...], ...]
+    operators: tuple[str, ...] = ()  # distinct TFLite operators, when the graph has them
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class Report:
     layers: tuple[LayerReport, ...]
     boards: tuple[BoardResult, ...]
     warnings: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()  # operator support (TFLite-level graphs)
 
     @property
     def verdict(self) -> Verdict:
@@ -91,6 +97,8 @@ class Report:
                 "weights_bytes": m.weights_bytes,
                 "weights_bytes_by_dtype": dict(m.weights_bytes_by_dtype),
                 "flash_bytes": m.flash_bytes,
+                "flash_breakdown": dict(m.flash_breakdown),
+                "flash_exact": m.flash_exact,
                 "arena_bytes": m.arena_bytes,
                 "activations_bytes": m.activations_bytes,
                 "persistent_bytes": m.persistent_bytes,
@@ -98,6 +106,7 @@ class Report:
                 "peak_live_tensors": list(m.peak_live_tensors),
                 "input_shapes": [list(s) for s in m.input_shapes],
                 "output_shapes": [list(s) for s in m.output_shapes],
+                "operators": list(m.operators),
             },
             "layers": [
                 {
@@ -111,6 +120,7 @@ class Report:
                     "activation_bytes": layer.activation_bytes,
                     "weights_bytes": layer.weights_bytes,
                     "line": layer.line,
+                    "info": layer.info,
                 }
                 for layer in self.layers
             ],
@@ -134,5 +144,9 @@ class Report:
             ],
             "verdict": self.verdict.value,
             "warnings": list(self.warnings),
+            "findings": [
+                {"severity": f.severity, "rule": f.rule, "node": f.node, "message": f.message}
+                for f in self.findings
+            ],
             "conventions": list(CONVENTIONS),
         }

@@ -37,14 +37,16 @@ def kib(n: float) -> str:
     return f"{n / KIB:,.1f} KiB"
 
 
-def judge(board: Board, arena_bytes: int, model_flash_bytes: int) -> BoardResult:
-    """Rules, in order: the arena must fit the largest contiguous block; RAM and flash
-    (model + the board's reserves) must fit; less than 10 % headroom is a warning."""
+def judge(board: Board, arena_bytes: int, model_flash_bytes: int,
+          blockers: tuple[str, ...] = ()) -> BoardResult:
+    """Rules, in order: nothing may block the model from running (an operator TFLite Micro
+    cannot run); the arena must fit the largest contiguous block; RAM and flash (model +
+    the board's reserves) must fit; less than 10 % headroom is a warning."""
     ram = arena_bytes + board.ram_reserved_bytes
     flash = model_flash_bytes + board.flash_reserved_bytes
     ram_budget, flash_budget = board.ram_budget_bytes, board.flash_budget_bytes
-    reasons: list[str] = []
-    failed = False
+    reasons: list[str] = list(blockers)
+    failed = bool(blockers)
     block = board.arena_max_bytes
     if block is not None and arena_bytes > block:
         failed = True

@@ -40,6 +40,10 @@ def load(
         from .yaml_spec import load_spec_file
 
         return load_spec_file(path)
+    if suffix == ".tflite" and path.exists():
+        from .tflite_file import load_tflite_file
+
+        return load_tflite_file(path)
     if suffix in KERAS_SUFFIXES and path.exists():
         from .keras_file import load_keras_file
 
@@ -52,7 +56,8 @@ def load(
         raise UsageError(f"no such file: {path}")
     raise UsageError(
         f"{path}: cannot audit a {suffix or 'suffix-less'} file",
-        hint="give a spec (.yaml, .yml, .json), a Keras model (.keras, .h5) or a one-line "
+        hint="give a spec (.yaml, .yml, .json), a Keras model (.keras, .h5), a .tflite "
+        "file or a one-line "
         "spec such as \"28x28x1 conv8k3 flatten dense10\"",
     )
 

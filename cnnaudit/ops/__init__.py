@@ -1,6 +1,6 @@
 """Op definitions. Importing this package registers every op."""
 
-from . import activation, conv, dense, merge, norm, pooling, structure
+from . import activation, conv, dense, merge, norm, pooling, structure, tflite
 from .base import CostClass, Op, OpError, Weight, all_ops, get, lookup, suggest
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "pooling",
     "structure",
     "suggest",
+    "tflite",
 ]

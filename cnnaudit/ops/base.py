@@ -43,6 +43,8 @@ class Weight:
     shape: Shape
     trainable: bool = True
     channel_axis_size: int = 1  # channels with their own quantization scale (int8)
+    stored_bytes: int | None = None  # data bytes as a file stores them, when read from one
+    stored_quant_bytes: int = 0  # that file's quantization parameters for this tensor
 
     @property
     def size(self) -> int:
@@ -143,6 +145,27 @@ class Op:
     @classmethod
     def output_shape(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape]) -> Shape:
         raise NotImplementedError
+
+    @classmethod
+    def output_shapes(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape]) -> list[Shape]:
+        """Every output's shape; ops with one output only define `output_shape`."""
+        return [cls.output_shape(attrs, inputs)]
+
+    @classmethod
+    def display_type(cls, attrs: Mapping[str, Any]) -> str:
+        """The type shown in tables and JSON."""
+        return cls.name
+
+    @classmethod
+    def describe(cls, attrs: Mapping[str, Any]) -> str:
+        """A short note for the layers table (fused activation, quantization...)."""
+        activation = attrs.get("activation")
+        return activation if isinstance(activation, str) and activation != "linear" else ""
+
+    @classmethod
+    def node_cost_class(cls, attrs: Mapping[str, Any]) -> CostClass:
+        """The cost class of one node (an op family may decide it per node)."""
+        return cls.cost_class
 
     @classmethod
     def weights(

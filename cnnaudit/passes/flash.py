@@ -23,25 +23,45 @@ BUFFER_ALIGN = 16  # constant buffers are aligned in the file
 
 @dataclass(frozen=True)
 class FlashEstimate:
-    weights_bytes: int
-    overhead_bytes: int
+    weights_bytes: int  # kernels and other constant values
+    bias_bytes: int
+    quant_bytes: int  # scales and zero points
+    overhead_bytes: int  # flatbuffer tables, names, metadata, alignment
+    exact: bool = False  # True when measured from the file itself
+
+    @property
+    def stored_weight_bytes(self) -> int:
+        return self.weights_bytes + self.bias_bytes + self.quant_bytes
 
     @property
     def total_bytes(self) -> int:
-        return self.weights_bytes + self.overhead_bytes
+        return self.stored_weight_bytes + self.overhead_bytes
+
+    def breakdown(self) -> dict[str, int]:
+        return {"weights": self.weights_bytes, "biases": self.bias_bytes,
+                "quantization": self.quant_bytes, "overhead": self.overhead_bytes}
 
 
 def estimate_flash(graph: Graph, costs: dict[str, LayerCost], dtype: DType) -> FlashEstimate:
-    weights = 0
+    """A .tflite file is its own flash size (the rest is overhead); else it is estimated."""
+    weights = biases = quant = 0
     overhead = FILE_BASE_BYTES
     for node in graph.nodes:
-        cost_class = ops.get(node.op).cost_class
+        cost_class = ops.get(node.op).node_cost_class(node.attrs)
         if cost_class is CostClass.IDENTITY:
             continue
         layer = costs[node.name]
-        weights += layer.weight_bytes(dtype)
+        for w in layer.weights:
+            if w.role == "bias":
+                biases += dtype.data_bytes(w)
+            else:
+                weights += dtype.data_bytes(w)
+            quant += dtype.quant_bytes(w)
         overhead += TENSOR_BYTES * (len(node.outputs) + len(layer.weights))
         overhead += BUFFER_ALIGN * len(layer.weights)
         if cost_class is not CostClass.INPUT:
             overhead += OPERATOR_BYTES
-    return FlashEstimate(weights, overhead)
+    if graph.file_size is not None:
+        stored = weights + biases + quant
+        return FlashEstimate(weights, biases, quant, max(graph.file_size - stored, 0), True)
+    return FlashEstimate(weights, biases, quant, overhead)

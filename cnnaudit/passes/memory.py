@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from .. import ops
-from ..dtypes import DType
+from ..dtypes import ELEMENT_BYTES, DType
 from ..ir import Graph, Shape
 from ..ops.base import CostClass
 from .cost import LayerCost
@@ -78,34 +78,39 @@ def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
     last: dict[str, int] = {}
     end = len(graph.nodes) - 1
     for step, node in enumerate(graph.nodes):
-        op = ops.get(node.op)
+        cost_class = ops.get(node.op).node_cost_class(node.attrs)
         for t in node.inputs:
             last[root[t]] = step
-        if op.cost_class is CostClass.IDENTITY:
+        if cost_class is CostClass.IDENTITY:
             root[node.outputs[0]] = root[node.inputs[0]]
             continue
         for t in node.outputs:
             root[t] = t
-            first[t] = 0 if op.cost_class is CostClass.INPUT else step
+            first[t] = 0 if cost_class is CostClass.INPUT else step
             last.setdefault(t, first[t])
     for t in graph.outputs:
         last[root[t]] = end
-    return [
-        Buffer(t, math.prod(shapes[t]) * dtype.activation_bytes, first[t], last[t])
-        for t in first
-    ]
+    return [Buffer(t, tensor_bytes(graph, shapes, t, dtype), first[t], last[t]) for t in first]
+
+
+def tensor_bytes(graph: Graph, shapes: dict[str, Shape], tensor: str, dtype: DType) -> int:
+    """Bytes of an activation tensor: its own type when the file says, else the dtype's."""
+    declared = graph.tensor_dtypes.get(tensor)
+    per = ELEMENT_BYTES.get(declared, dtype.activation_bytes) if declared else (
+        dtype.activation_bytes)
+    return math.ceil(math.prod(shapes[tensor]) * per)
 
 
 def _persistent(graph: Graph, costs: dict[str, LayerCost], dtype: DType) -> int:
     total = 0
     for node in graph.nodes:
-        op = ops.get(node.op)
-        if op.cost_class in (CostClass.INPUT, CostClass.IDENTITY):
-            total += EVAL_TENSOR_BYTES if op.cost_class is CostClass.INPUT else 0
+        cost_class = ops.get(node.op).node_cost_class(node.attrs)
+        if cost_class in (CostClass.INPUT, CostClass.IDENTITY):
+            total += EVAL_TENSOR_BYTES if cost_class is CostClass.INPUT else 0
             continue
         weights = costs[node.name].weights
         total += NODE_BYTES + EVAL_TENSOR_BYTES * (len(node.outputs) + len(weights))
-        if dtype.quantized and op.cost_class in (CostClass.CONV, CostClass.DEPTHWISE):
+        if dtype.quantized and cost_class in (CostClass.CONV, CostClass.DEPTHWISE):
             channels = max((w.channel_axis_size for w in weights), default=0)
             total += PER_CHANNEL_BYTES * channels
     return total

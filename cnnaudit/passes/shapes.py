@@ -23,14 +23,16 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
         op = ops.get(node.op)
         inputs = [shapes[t] for t in node.inputs]
         try:
-            out = tuple(op.output_shape(node.attrs, inputs))
+            outs = [tuple(s) for s in op.output_shapes(node.attrs, inputs)]
         except ops.OpError as exc:
             raise _fail(node, str(exc)) from None
-        if not out or min(out) <= 0:
-            raise _fail(node, f"output shape {list(out)} has an empty dimension")
-        if math.prod(out) > MAX_ELEMENTS:
-            raise _fail(node, f"output shape {list(out)} has {math.prod(out):,} elements, "
-                        "more than any microcontroller tensor can hold")
-        for t in node.outputs:
+        if len(outs) != len(node.outputs):
+            raise _fail(node, f"{len(outs)} output shapes for {len(node.outputs)} outputs")
+        for t, out in zip(node.outputs, outs, strict=True):
+            if out and min(out) <= 0:
+                raise _fail(node, f"output shape {list(out)} has an empty dimension")
+            if math.prod(out) > MAX_ELEMENTS:
+                raise _fail(node, f"output shape {list(out)} has {math.prod(out):,} elements, "
+                            "more than any microcontroller tensor can hold")
             shapes[t] = out
     return shapes

@@ -40,7 +40,9 @@ def summary_table(report: Report) -> Table:
     table.add_row("MACs", _num(m.macs), f"{_num(2 * m.macs)} FLOPs")
     table.add_row("weights", kib(m.weights_bytes),
                   "  ".join(f"{k} {kib(v)}" for k, v in m.weights_bytes_by_dtype.items()))
-    table.add_row("flash (model)", kib(m.flash_bytes), ".tflite size estimate")
+    parts = "  ".join(f"{k} {kib(v)}" for k, v in m.flash_breakdown.items())
+    table.add_row("flash (model)", kib(m.flash_bytes),
+                  ("file size: " if m.flash_exact else ".tflite estimate: ") + parts)
     table.add_row("arena (RAM)", kib(m.arena_bytes),
                   f"activations {kib(m.activations_bytes)} + persistent "
                   f"{kib(m.persistent_bytes)}; peak at {m.peak_layer}")
@@ -75,6 +77,9 @@ def render_check(report: Report, console: Console) -> None:
     parts: list[object] = [summary_table(report), ""]
     if report.boards:
         parts += [boards_verdict_table(report)]
+    for finding in report.findings:
+        style = "bold red" if finding.severity == "error" else "yellow"
+        parts.append(Text(f"{finding.severity}: {finding}", style=style))
     for warning in report.warnings:
         parts.append(Text(f"warning: {warning}", style="yellow"))
     parts.append(Text(MAC_NOTE + " RAM = arena + the board's reserved RAM; flash = model + "
@@ -104,6 +109,9 @@ def render_layers(report: Report, console: Console, top: int = 3) -> None:
     table.add_column("activation", justify="right",
                      footer=f"peak {kib(report.model.activations_bytes)}")
     table.add_column("weights", justify="right", footer=kib(report.model.weights_bytes))
+    show_info = any(layer.info for layer in layers)
+    if show_info:
+        table.add_column("notes")
 
     def cell(value: str, name: str, key: str, share: float | None = None) -> Text:
         text = value + (f" ({share:.0%})" if share is not None and name in big[key] else "")
@@ -116,6 +124,7 @@ def render_layers(report: Report, console: Console, top: int = 3) -> None:
             cell(_num(layer.macs), layer.name, "macs", layer.macs / total_macs),
             cell(kib(layer.activation_bytes), layer.name, "activation_bytes"),
             kib(layer.weights_bytes),
+            *([layer.info] if show_info else []),
         )
     console.print(table)
     console.print(Text(f"Highlighted: the {top} largest layers by params, MACs and activation "

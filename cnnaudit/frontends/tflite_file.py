@@ -1,0 +1,359 @@
+"""A .tflite flatbuffer -> graph IR: the operators, tensors and buffers that will run.
+
+Read with the `tflite` package (generated flatbuffer accessors, no TensorFlow). Every
+count read from the file is checked against the file's size before it is used, so a
+forged vector length or offset fails fast with a clear error instead of a long loop.
+Weights are never copied: only their byte counts are read.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import SpecError
+from ..ir import Graph, Location, Node, Shape
+
+MAX_OPERATORS = 100_000
+MAX_TENSORS = 1_000_000
+MAX_RANK = 8
+T = TypeVar("T")
+
+TENSOR_TYPES = {
+    0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
+    7: "int16", 8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64",
+    13: "resource", 14: "variant", 15: "uint32", 16: "uint16", 17: "int4", 18: "bfloat16",
+}
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+PADDINGS = {0: "SAME", 1: "VALID"}
+# Builtin options worth showing, by the options table that carries them.
+OPTION_FIELDS = {
+    "Conv2DOptions": ("Padding", "StrideW", "StrideH", "DilationWFactor", "DilationHFactor",
+                      "FusedActivationFunction"),
+    "DepthwiseConv2DOptions": ("Padding", "StrideW", "StrideH", "DepthMultiplier",
+                               "DilationWFactor", "DilationHFactor", "FusedActivationFunction"),
+    "FullyConnectedOptions": ("FusedActivationFunction", "KeepNumDims"),
+    "Pool2DOptions": ("Padding", "StrideW", "StrideH", "FilterWidth", "FilterHeight",
+                      "FusedActivationFunction"),
+    "AddOptions": ("FusedActivationFunction",),
+    "SubOptions": ("FusedActivationFunction",),
+    "MulOptions": ("FusedActivationFunction",),
+    "DivOptions": ("FusedActivationFunction",),
+    "ConcatenationOptions": ("Axis", "FusedActivationFunction"),
+    "TransposeConvOptions": ("Padding", "StrideW", "StrideH", "FusedActivationFunction"),
+    "SoftmaxOptions": ("Beta",),
+    "ReducerOptions": ("KeepDims",),
+    "BatchMatMulOptions": ("AdjX", "AdjY"),
+}
+
+
+def _fail(file: str, message: str, hint: str | None = None) -> SpecError:
+    return SpecError(message, file=file, hint=hint)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def load_tflite_file(path: Path) -> Graph:
+    file = str(path)
+    try:
+        with path.open("rb") as handle:
+            size = path.stat().st_size
+            if size < 8:
+                raise _fail(file, f"not a .tflite file ({size} bytes)")
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        raise _fail(file, f"cannot read the file: {exc}") from None
+    try:
+        if bytes(data[4:8]) != b"TFL3":
+            raise _fail(file, "not a .tflite file (no TFL3 identifier)",
+                        hint="convert the model with tf.lite.TFLiteConverter")
+        return _Reader(file, data, size).graph(path.stem)
+    finally:
+        data.close()
+
+
+class _Reader:
+    """Walks the flatbuffer; every accessor call goes through `guard` so a damaged file
+    becomes one SpecError naming what could not be read."""
+
+    def __init__(self, file: str, data: Any, size: int) -> None:
+        import tflite
+
+        self.tflite = tflite
+        self.file = file
+        self.size = size
+        self.model = self.guard("the model table", lambda: tflite.Model.GetRootAsModel(data, 0))
+        self.warnings: list[str] = []
+        self.seen_buffers: set[int] = set()  # a buffer shared by two tensors is stored once
+
+    def guard(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except SpecError:
+            raise
+        except Exception as exc:
+            raise _fail(self.file, f"damaged .tflite file: cannot read {what} "
+                        f"({type(exc).__name__})") from None
+
+    def count(self, what: str, fn: Callable[[], int], limit: int, item_bytes: int = 4) -> int:
+        n = self.guard(what, fn)
+        if not isinstance(n, int) or n < 0 or n > limit or n * item_bytes > self.size:
+            raise _fail(self.file, f"damaged .tflite file: {what} claims {n} entries")
+        return n
+
+    def ints(self, what: str, length: Callable[[], int], item: Callable[[int], int]) -> list[int]:
+        n = self.count(what, length, MAX_TENSORS)
+        return [int(self.guard(what, lambda i=i: item(i))) for i in range(n)]
+
+    # -- model ---------------------------------------------------------------------------
+    def graph(self, default_name: str) -> Graph:
+        m = self.model
+        n_sub = self.count("subgraphs", m.SubgraphsLength, 10_000)
+        if n_sub == 0:
+            raise _fail(self.file, "the model has no subgraph")
+        if n_sub > 1:
+            names = [_text(self.guard("a subgraph name", lambda i=i: m.Subgraphs(i).Name()))
+                     or f"#{i}" for i in range(1, n_sub)]
+            self.warnings.append(f"the model has {n_sub} subgraphs; auditing subgraph 0 "
+                                 f"(others: {', '.join(names)})")
+        codes = self._opcodes()
+        buffers = self._buffers()
+        sg = self.guard("subgraph 0", lambda: m.Subgraphs(0))
+        tensors = self._tensors(sg, buffers)
+        name = _text(self.guard("the subgraph name", sg.Name)) or default_name
+        inputs = self.ints("subgraph inputs", sg.InputsLength, sg.Inputs)
+        outputs = self.ints("subgraph outputs", sg.OutputsLength, sg.Outputs)
+        for t in (*inputs, *outputs):
+            if not 0 <= t < len(tensors):
+                raise _fail(self.file, f"damaged .tflite file: graph tensor {t} does not exist")
+
+        nodes: list[Node] = []
+        names: dict[int, str] = {}
+        dtypes: dict[str, str] = {}
+        taken: set[str] = set()
+
+        def tensor_name(index: int) -> str:
+            if index not in names:
+                base = tensors[index]["short"] or f"t{index}"
+                unique, k = base, 1
+                while unique in taken:
+                    unique, k = f"{base}#{k}", k + 1
+                taken.add(unique)
+                names[index] = unique
+                dtypes[unique] = tensors[index]["dtype"]
+            return names[index]
+
+        for index in inputs:
+            t = tensors[index]
+            nodes.append(Node(name=tensor_name(index), op="input",
+                              attrs={"shape": _batchless(t["shape"]) or (1,)}, inputs=(),
+                              outputs=(tensor_name(index),), where=Location(self.file)))
+        n_ops = self.count("operators", sg.OperatorsLength, MAX_OPERATORS)
+        for i in range(n_ops):
+            nodes.append(self._operator(i, sg, codes, tensors, tensor_name))
+        return Graph(
+            name=name if name != "main" else default_name,
+            nodes=tuple(nodes),
+            inputs=tuple(tensor_name(t) for t in inputs),
+            outputs=tuple(tensor_name(t) for t in outputs),
+            source=self.file,
+            format="tflite",
+            warnings=tuple(self.warnings),
+            tensor_dtypes=dtypes,
+            file_size=self.size,
+            dtype=_model_dtype(nodes),
+        )
+
+    def _opcodes(self) -> list[tuple[str, int]]:
+        m = self.model
+        n = self.count("operator codes", m.OperatorCodesLength, 10_000)
+        names = self.tflite.BUILTIN_OPCODE2NAME
+        out = []
+        for i in range(n):
+            code = self.guard("an operator code", lambda i=i: m.OperatorCodes(i))
+            builtin = max(int(self.guard("a builtin code", code.BuiltinCode)),
+                          int(self.guard("a builtin code", code.DeprecatedBuiltinCode)))
+            version = int(self.guard("an operator version", code.Version))
+            if builtin == 32:  # CUSTOM
+                out.append((f"CUSTOM:{_text(self.guard('a custom code', code.CustomCode))}",
+                            version))
+            else:
+                out.append((names.get(builtin, f"BUILTIN_{builtin}"), version))
+        return out
+
+    def _buffers(self) -> list[int]:
+        """Bytes held by each buffer: inline data, or an offset/size outside the flatbuffer."""
+        m = self.model
+        n = self.count("buffers", m.BuffersLength, MAX_TENSORS)
+        out = []
+        for i in range(n):
+            buf = self.guard("a buffer", lambda i=i: m.Buffers(i))
+            length = int(self.guard("buffer data", buf.DataLength))
+            if length == 0:
+                offset = int(self.guard("a buffer offset", buf.Offset))
+                size = int(self.guard("a buffer size", buf.Size))
+                if offset > 1:
+                    if offset + size > self.size:
+                        raise _fail(self.file, f"damaged .tflite file: buffer {i} points past "
+                                    "the end of the file")
+                    length = size
+            if length > self.size:
+                raise _fail(self.file, f"damaged .tflite file: buffer {i} claims {length} bytes")
+            out.append(length)
+        return out
+
+    def _tensors(self, sg: Any, buffers: list[int]) -> list[dict[str, Any]]:
+        n = self.count("tensors", sg.TensorsLength, MAX_TENSORS)
+        out = []
+        for i in range(n):
+            t = self.guard("a tensor", lambda i=i: sg.Tensors(i))
+            shape = tuple(self.ints("a tensor shape", t.ShapeLength, t.Shape))
+            signature = tuple(self.ints("a shape signature", t.ShapeSignatureLength,
+                                        t.ShapeSignature))
+            if len(shape) > MAX_RANK or any(d < 0 or d > 2**31 for d in shape):
+                raise _fail(self.file, f"damaged .tflite file: tensor {i} has shape "
+                            f"{list(shape)}")
+            buffer = int(self.guard("a tensor buffer", t.Buffer))
+            if not 0 <= buffer < max(len(buffers), 1):
+                raise _fail(self.file, f"damaged .tflite file: tensor {i} uses buffer {buffer}")
+            dtype = TENSOR_TYPES.get(int(self.guard("a tensor type", t.Type)), "unknown")
+            quant = self.guard("quantization", t.Quantization)
+            scales = zero_points = 0
+            axis = 0
+            if quant is not None:
+                scales = self.count("scales", quant.ScaleLength, MAX_TENSORS)
+                zero_points = self.count("zero points", quant.ZeroPointLength, MAX_TENSORS, 8)
+                axis = int(self.guard("a quantized dimension", quant.QuantizedDimension))
+            name = _text(self.guard("a tensor name", t.Name))
+            out.append({
+                "name": name,
+                "short": _short(name),
+                "shape": shape,
+                "signature": signature,
+                "dtype": dtype,
+                "bytes": buffers[buffer] if buffers else 0,
+                "buffer": buffer,
+                "quant_bytes": 4 * scales + 8 * zero_points,
+                "channels": max(scales, 1),
+                "axis": axis,
+                "variable": bool(self.guard("a variable flag", t.IsVariable)),
+            })
+        return out
+
+    def _operator(self, i: int, sg: Any, codes: list[tuple[str, int]],
+                  tensors: list[dict[str, Any]], tensor_name: Callable[[int], str]) -> Node:
+        op = self.guard(f"operator {i}", lambda: sg.Operators(i))
+        index = int(self.guard(f"operator {i}", op.OpcodeIndex))
+        if not 0 <= index < len(codes):
+            raise _fail(self.file, f"damaged .tflite file: operator {i} uses opcode {index}")
+        builtin, version = codes[index]
+        ins = self.ints(f"operator {i} inputs", op.InputsLength, op.Inputs)
+        outs = self.ints(f"operator {i} outputs", op.OutputsLength, op.Outputs)
+        for t in (*ins, *outs):
+            if t != -1 and not 0 <= t < len(tensors):
+                raise _fail(self.file, f"damaged .tflite file: operator {i} uses tensor {t}")
+        if not outs:
+            raise _fail(self.file, f"damaged .tflite file: operator {i} has no output")
+        constants = []
+        data_inputs = []
+        input_shapes: list[Shape | None] = []
+        for position, t in enumerate(ins):
+            if t == -1:
+                input_shapes.append(None)
+                continue
+            tensor = tensors[t]
+            is_const = tensor["bytes"] > 0 and not tensor["variable"]
+            if is_const:
+                input_shapes.append(tensor["shape"])
+                first = tensor["buffer"] not in self.seen_buffers
+                self.seen_buffers.add(tensor["buffer"])
+                constants.append((position, tensor["shape"], tensor["dtype"],
+                                  tensor["bytes"] if first else 0,
+                                  tensor["quant_bytes"] if first else 0, tensor["channels"]))
+            else:
+                input_shapes.append(_batchless(tensor["shape"]))
+                data_inputs.append(tensor_name(t))
+        options = self._options(op)
+        kernel = next((c for c in constants if c[0] == 1), None)
+        quant = ""
+        if kernel is not None and kernel[2] in ("int8", "uint8", "int4", "int16"):
+            quant = "per-channel" if kernel[5] > 1 else "per-tensor"
+        out_names = [tensor_name(t) for t in outs if t != -1]
+        return Node(
+            name=out_names[0],
+            op="tflite",
+            attrs={
+                "builtin": builtin,
+                "version": version,
+                "options": options,
+                "output_shapes": tuple(_batchless(tensors[t]["shape"]) for t in outs if t != -1),
+                "output_dtypes": tuple(tensors[t]["dtype"] for t in outs if t != -1),
+                "input_shapes": tuple(input_shapes),
+                "constants": tuple(constants),
+                "fused_activation": options.get("fused_activation_function", "NONE"),
+                "quantization": quant,
+                "dynamic": any(d < 0 for t in outs if t != -1
+                               for d in tensors[t]["signature"][1:]),
+            },
+            inputs=tuple(data_inputs),
+            outputs=tuple(out_names),
+            where=Location(self.file),
+        )
+
+    def _options(self, op: Any) -> dict[str, Any]:
+        kind = int(self.guard("builtin options type", op.BuiltinOptionsType))
+        names = {v: k for k, v in vars(self.tflite.BuiltinOptions).items()
+                 if isinstance(v, int) and not k.startswith("_")}
+        cls_name = names.get(kind)
+        fields = OPTION_FIELDS.get(cls_name or "")
+        if not fields:
+            return {}
+        table = self.guard("builtin options", op.BuiltinOptions)
+        if table is None:
+            return {}
+        options = getattr(self.tflite, cls_name)()
+        self.guard("builtin options", lambda: options.Init(table.Bytes, table.Pos))
+        out: dict[str, Any] = {}
+        for f in fields:
+            value = self.guard(f"option {f}", getattr(options, f))
+            key = "".join("_" + c.lower() if c.isupper() else c for c in f).lstrip("_")
+            if f == "FusedActivationFunction":
+                value = ACTIVATIONS.get(int(value), str(value))
+            elif f == "Padding":
+                value = PADDINGS.get(int(value), str(value))
+            out[key] = value
+        return out
+
+
+def _model_dtype(nodes: list[Node]) -> str:
+    """int8 when the weights of convolutions/dense layers are int8, float16 when constants
+    are stored as float16, else float32."""
+    consts = [c for n in nodes if n.op == "tflite" for c in n.attrs["constants"]]
+    if any(c[2] == "float16" for c in consts):
+        return "float16"
+    kernels = [c for n in nodes if n.op == "tflite" for c in n.attrs["constants"] if c[0] == 1
+               and n.attrs["builtin"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                                          "TRANSPOSE_CONV")]
+    return "int8" if any(c[2] == "int8" for c in kernels) else "float32"
+
+
+def _short(name: str) -> str:
+    """Converter tensor names list every fused op ("a/b/Relu;a/b/BiasAdd;..."): keep one."""
+    first = name.split(";")[0]
+    for prefix in ("StatefulPartitionedCall:", "serving_default_"):
+        first = first.removeprefix(prefix)
+    return first[:80]
+
+
+def _batchless(shape: tuple[int, ...]) -> Shape:
+    """Drop a leading batch dimension of 1 (the project's shape convention)."""
+    if len(shape) >= 2 and shape[0] == 1:
+        return tuple(shape[1:])
+    return tuple(shape)
+

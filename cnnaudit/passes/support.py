@@ -1,0 +1,148 @@
+"""Will it run on TensorFlow Lite Micro? Rules over the TFLite-level operators.
+
+Each rule is a function whose docstring is the rule; it yields findings that name the
+operator and say what to do. An `error` finding makes every microcontroller board FAIL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..ir import Graph, Node
+from .tflm_ops import KNOWN_CUSTOM, RESOLVER_METHOD
+
+COMPUTE_WITH_WEIGHTS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+EDGE_OPS = ("QUANTIZE", "DEQUANTIZE")
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" (will not run) | "warning" (runs, but not as intended)
+    rule: str
+    node: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.node}: {self.message}"
+
+
+def _tflite_nodes(graph: Graph) -> list[Node]:
+    return [n for n in graph.nodes if n.op == "tflite"]
+
+
+def builtin_supported(graph: Graph) -> Iterator[Finding]:
+    """Every builtin operator must be one TFLite Micro's op resolver can register."""
+    for node in _tflite_nodes(graph):
+        builtin = node.attrs["builtin"]
+        if not builtin.startswith("CUSTOM:") and builtin not in RESOLVER_METHOD:
+            yield Finding("error", "builtin_supported", node.name,
+                          f"{builtin} has no TFLite Micro kernel; change the layer that "
+                          "produces it to one that lowers to supported ops")
+
+
+def custom_ops(graph: Graph) -> Iterator[Finding]:
+    """A custom operator runs only if its kernel is registered by hand; only a few ship with
+    TFLite Micro."""
+    for node in _tflite_nodes(graph):
+        builtin = node.attrs["builtin"]
+        if builtin.startswith("CUSTOM:"):
+            name = builtin.removeprefix("CUSTOM:")
+            if name in KNOWN_CUSTOM:
+                yield Finding("warning", "custom_ops", node.name,
+                              f"custom op {name!r} needs resolver.{KNOWN_CUSTOM[name]}() "
+                              "(and its library) in the firmware")
+            else:
+                yield Finding("error", "custom_ops", node.name,
+                              f"custom op {name!r} has no TFLite Micro kernel; write and "
+                              "register one (AddCustom) or convert without it "
+                              "(avoid SELECT_TF_OPS / custom layers)")
+
+
+def static_shapes(graph: Graph) -> Iterator[Finding]:
+    """TFLite Micro needs static shapes: every dimension except the batch must be known."""
+    for node in _tflite_nodes(graph):
+        if node.attrs["dynamic"]:
+            yield Finding("error", "static_shapes", node.name,
+                          f"{node.attrs['builtin']} has an output of dynamic shape; give the "
+                          "model a fixed input shape before converting")
+
+
+def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
+    """TFLite Micro has no hybrid kernels: an operator with int8 weights must take int8
+    inputs, so dynamic-range quantized models do not run."""
+    shapes_dtype = graph.tensor_dtypes
+    for node in _tflite_nodes(graph):
+        if node.attrs["builtin"] not in COMPUTE_WITH_WEIGHTS:
+            continue
+        kernel = next((c for c in node.attrs["constants"] if c[0] == 1), None)
+        data = [shapes_dtype.get(t) for t in node.inputs]
+        if kernel is not None and kernel[2] == "int8" and "float32" in data:
+            yield Finding("error", "no_hybrid_kernels", node.name,
+                          f"{node.attrs['builtin']} has int8 weights but float32 input "
+                          "(dynamic-range quantization); convert with full integer "
+                          "quantization (a representative dataset, TFLITE_BUILTINS_INT8)")
+
+
+def float16_weights(graph: Graph) -> Iterator[Finding]:
+    """TFLite Micro's DEQUANTIZE reads int8, int16 and uint8 only: float16-quantized
+    weights cannot be expanded on a microcontroller."""
+    for node in _tflite_nodes(graph):
+        if node.attrs["builtin"] == "DEQUANTIZE" and any(
+                c[2] == "float16" for c in node.attrs["constants"]):
+            yield Finding("error", "float16_weights", node.name,
+                          "DEQUANTIZE of float16 weights is not supported by TFLite Micro; "
+                          "use full integer (int8) quantization or keep float32")
+
+
+def float_inside_int8(graph: Graph) -> Iterator[Finding]:
+    """In an int8 model every compute operator should run in int8; a float32 one means
+    full-integer quantization failed for it (slower, and four times the RAM)."""
+    if graph.dtype != "int8":
+        return
+    for node in _tflite_nodes(graph):
+        if node.attrs["builtin"] in EDGE_OPS:
+            continue
+        if "float32" in node.attrs["output_dtypes"]:
+            yield Finding("warning", "float_inside_int8", node.name,
+                          f"{node.attrs['builtin']} runs in float32 inside an int8 model; "
+                          "check the representative dataset covers it and that the op has "
+                          "an int8 kernel")
+
+
+def quantize_at_edges(graph: Graph) -> Iterator[Finding]:
+    """QUANTIZE and DEQUANTIZE belong at the model's inputs and outputs; in the middle they
+    mean part of the graph falls back to float."""
+    for node in _tflite_nodes(graph):
+        builtin = node.attrs["builtin"]
+        quantized_input = all(graph.tensor_dtypes.get(t) in ("int8", "int16", "uint8")
+                              for t in node.inputs)
+        if (builtin == "QUANTIZE" and not set(node.inputs) <= set(graph.inputs)
+                and not quantized_input):
+            yield Finding("warning", "quantize_at_edges", node.name,
+                              "QUANTIZE in the middle of the graph: the ops before it run "
+                              "in float")
+        if builtin == "DEQUANTIZE" and node.inputs and not set(node.outputs) <= set(
+                graph.outputs):
+            yield Finding("warning", "quantize_at_edges", node.name,
+                          "DEQUANTIZE in the middle of the graph: the ops after it run "
+                          "in float")
+
+
+RULES: tuple[Callable[[Graph], Iterator[Finding]], ...] = (
+    builtin_supported, custom_ops, static_shapes, no_hybrid_kernels, float16_weights,
+    float_inside_int8, quantize_at_edges,
+)
+
+
+def check_support(graph: Graph) -> list[Finding]:
+    """Every finding of every rule, in graph order per rule."""
+    return [f for rule in RULES for f in rule(graph)]
+
+
+def resolver_ops(graph: Graph) -> list[str]:
+    """The distinct operators the model needs, in first-use order."""
+    seen: dict[str, None] = {}
+    for node in _tflite_nodes(graph):
+        seen.setdefault(node.attrs["builtin"], None)
+    return list(seen)
