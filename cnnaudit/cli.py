@@ -89,8 +89,9 @@ def _main(
 
 ModelArg = Annotated[str, typer.Argument(
     help="Architecture spec (.yaml, .yml or .json), saved Keras model (.keras, .h5) or "
-    ".tflite file; `-` reads a YAML or JSON spec from stdin; or a quoted one-line spec for a sequential network, e.g. "
-    "\"28x28x1 conv64k3:relu maxpool2 flatten dense10:softmax\".")]
+    ".tflite file; `-` reads a YAML or JSON spec from stdin; or a quoted one-line spec "
+    "for a sequential network, e.g. \"28x28x1 conv64k3:relu maxpool2 flatten "
+    "dense10:softmax\".")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Deployment dtype: int8, float16, "
                                        "float32.")]
 OverrideOpt = Annotated[list[str] | None, typer.Option(

@@ -129,9 +129,20 @@ def quantize_at_edges(graph: Graph) -> Iterator[Finding]:
                           "in float")
 
 
+def fixed_batch(graph: Graph) -> Iterator[Finding]:
+    """Models for microcontrollers are converted with a batch of 1: a dynamic batch makes the
+    converter compute shapes at run time (SHAPE, STRIDED_SLICE, PACK before RESHAPE), which
+    costs time and arena, and leaves placeholder shapes in the file."""
+    first = next((n for n in _tflite_nodes(graph) if n.attrs["builtin"] == "SHAPE"), None)
+    if first is not None:
+        yield Finding("warning", "fixed_batch", first.name,
+                      "the model computes shapes at run time (a dynamic batch dimension); "
+                      "convert it with a fixed batch: keras.Input(shape, batch_size=1)")
+
+
 RULES: tuple[Callable[[Graph], Iterator[Finding]], ...] = (
     builtin_supported, custom_ops, static_shapes, no_hybrid_kernels, float16_weights,
-    float_inside_int8, quantize_at_edges,
+    float_inside_int8, quantize_at_edges, fixed_batch,
 )
 
 
