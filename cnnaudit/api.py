@@ -15,7 +15,7 @@ from .passes.flash import estimate_flash
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
 from .passes.support import Finding, check_support, resolver_ops
-from .report import LayerReport, ModelSummary, Report
+from .report import ArenaBuffer, LayerReport, ModelSummary, Report
 from .verdict import judge
 
 
@@ -101,7 +101,10 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Re
     findings = tuple(check_support(graph))
     blockers = _blockers(findings)
     results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers) for b in boards)
-    return Report(summary, layers, results, warnings=graph.warnings, findings=findings)
+    buffers = tuple(ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
+                    for b in memory.buffers)
+    return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
+                  live_bytes=memory.live_by_step, buffers=buffers)
 
 
 def _blockers(findings: tuple[Finding, ...]) -> tuple[str, ...]:

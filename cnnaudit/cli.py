@@ -149,6 +149,21 @@ def layers(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = No
 
 
 @app.command(epilog=EXIT_CODES)
+def memory(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = None) -> None:
+    """The memory timeline: live activation bytes per layer as a bar, the peak marked and
+    the tensors live at the peak named."""
+
+    def body() -> None:
+        from .api import audit
+        from .render.table import render_memory
+
+        report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []))
+        render_memory(report, _console())
+
+    _run(body)
+
+
+@app.command(epilog=EXIT_CODES)
 def resolver(
     model: ModelArg,
     board: Annotated[str | None, typer.Option(

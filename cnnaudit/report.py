@@ -64,12 +64,25 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
+class ArenaBuffer:
+    """One planned activation buffer: where it sits in the arena and when it is live."""
+
+    tensor: str
+    offset: int
+    size: int
+    first: int  # step (layer index) that produces it
+    last: int  # last step that reads it
+
+
+@dataclass(frozen=True)
 class Report:
     model: ModelSummary
     layers: tuple[LayerReport, ...]
     boards: tuple[BoardResult, ...]
     warnings: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()  # operator support (TFLite-level graphs)
+    live_bytes: tuple[int, ...] = ()  # activation bytes live at each step (layer)
+    buffers: tuple[ArenaBuffer, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -142,6 +155,14 @@ class Report:
                 }
                 for b in self.boards
             ],
+            "memory": {
+                "live_bytes": list(self.live_bytes),
+                "buffers": [
+                    {"tensor": b.tensor, "offset": b.offset, "size": b.size, "first": b.first,
+                     "last": b.last}
+                    for b in self.buffers
+                ],
+            },
             "verdict": self.verdict.value,
             "warnings": list(self.warnings),
             "findings": [

@@ -123,3 +123,23 @@ def test_yaml_audit_imports_no_heavy_module():
     out = subprocess.run([sys.executable, "-c", code, FASHION], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_memory_timeline_marks_the_peak():
+    result = run("memory", str(EXAMPLES / "cifar10_gap.yaml"))
+    assert result.exit_code == 0
+    peak_rows = [line for line in result.stdout.splitlines() if "◀ peak" in line]
+    # Peak: conv2d_1 reads conv2d's 32x32x16 output and writes its own: 2 x 16 KiB live.
+    assert len(peak_rows) == 1 and "conv2d_1" in peak_rows[0] and "32.0 KiB" in peak_rows[0]
+    assert "live there: conv2d 16.0 KiB, conv2d_1 16.0 KiB" in result.stdout
+
+
+def test_json_memory_map_is_consistent():
+    doc = json.loads(run("check", FASHION, "-b", "nano33", "-f", "json").stdout)
+    buffers = doc["memory"]["buffers"]
+    live = doc["memory"]["live_bytes"]
+    assert len(live) == len(doc["layers"])
+    for step, total in enumerate(live):
+        assert total == sum(b["size"] for b in buffers if b["first"] <= step <= b["last"])
+    top = max(b["offset"] + -(-b["size"] // 16) * 16 for b in buffers)
+    assert top == doc["model"]["activations_bytes"]

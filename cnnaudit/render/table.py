@@ -142,3 +142,33 @@ def render_boards(boards: list[Board], console: Console) -> None:
                       f"{b.flash_kib:g} KiB",
                       f"{b.ram_reserved_kib:g} / {b.flash_reserved_kib:g} KiB")
     console.print(table)
+
+
+def render_memory(report: Report, console: Console, width: int = 40) -> None:
+    """The arena over time: live activation bytes per layer as a bar, the peak marked, and
+    the tensors live at the peak, so the layer to shrink stands out."""
+    m = report.model
+    peak = max(report.live_bytes, default=0) or 1
+    table = Table(title=f"{m.name}: activation memory per layer ({m.dtype})",
+                  title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("live", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for i, (layer, live) in enumerate(zip(report.layers, report.live_bytes, strict=True)):
+        is_peak = live == peak
+        bar = "█" * max(1 if live else 0, round(width * live / peak))
+        table.add_row(str(i), layer.name, layer.type, kib(live),
+                      Text(bar + (" ◀ peak" if is_peak else ""),
+                           style="bold red" if is_peak else "cyan"))
+    console.print(table)
+    by_name = {b.tensor: b for b in report.buffers}
+    live = sorted((by_name[t] for t in m.peak_live_tensors if t in by_name),
+                  key=lambda b: -b.size)
+    console.print(Text(f"Peak {kib(peak)} at {m.peak_layer}; live there: " + ", ".join(
+        f"{b.tensor} {kib(b.size)}" for b in live), style="bold"))
+    console.print(Text(
+        f"Arena {kib(m.arena_bytes)} = planned activations {kib(m.activations_bytes)} "
+        f"(greedy plan, 16-byte aligned; the live peak {kib(peak)} is its lower bound) + "
+        f"persistent {kib(m.persistent_bytes)}.", style="dim"))
