@@ -12,10 +12,11 @@ from .dtypes import DTYPES, get_dtype
 from .ir import Graph
 from .passes.cost import layer_costs
 from .passes.flash import estimate_flash
+from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
 from .passes.support import Finding, check_support, resolver_ops
-from .report import ArenaBuffer, LayerReport, ModelSummary, Report
+from .report import ArenaBuffer, LayerReport, ModelSummary, Report, TimelineStep
 from .verdict import judge
 
 
@@ -51,12 +52,22 @@ def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Pat
 
 
 def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Report:
-    """Run every pass on an IR graph and judge it against `boards`."""
+    """Run every pass on an IR graph and judge it against `boards`.
+
+    Shapes, params and MACs are counted on the graph as written; memory, flash and operator
+    support on the TFLite operators it becomes (a .tflite file already is that graph).
+    """
     dt = get_dtype(graph.dtype or dtype)
     shapes = infer_shapes(graph)
     costs = layer_costs(graph, shapes)
-    memory = plan_memory(graph, shapes, costs, dt)
-    flash = estimate_flash(graph, costs, dt)
+    if graph.format == "tflite":
+        device, device_shapes, device_costs = graph, shapes, costs
+    else:
+        device = lower(graph, shapes, dt)
+        device_shapes = infer_shapes(device)
+        device_costs = layer_costs(device, device_shapes)
+    memory = plan_memory(device, device_shapes, device_costs, dt)
+    flash = estimate_flash(device, device_costs, dt)
     layers = tuple(
         LayerReport(
             name=node.name,
@@ -96,15 +107,19 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Re
         peak_live_tensors=memory.live_at_peak,
         input_shapes=tuple(shapes[t] for t in graph.inputs),
         output_shapes=tuple(shapes[t] for t in graph.outputs),
-        operators=tuple(resolver_ops(graph)),
+        operators=tuple(resolver_ops(device)),
     )
-    findings = tuple(check_support(graph))
+    findings = tuple(check_support(device))
     blockers = _blockers(findings)
     results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers) for b in boards)
     buffers = tuple(ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
                     for b in memory.buffers)
+    timeline = tuple(
+        TimelineStep(n.name, ops.get(n.op).display_type(n.attrs), live)
+        for n, live in zip(device.nodes, memory.live_by_step, strict=True)
+    )
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
-                  live_bytes=memory.live_by_step, buffers=buffers)
+                  timeline=timeline, buffers=buffers)
 
 
 def _blockers(findings: tuple[Finding, ...]) -> tuple[str, ...]:
@@ -114,4 +129,3 @@ def _blockers(findings: tuple[Finding, ...]) -> tuple[str, ...]:
         if f.severity == "error":
             out.setdefault(f"will not run: {f.message.split(';')[0]}", None)
     return tuple(out)
-

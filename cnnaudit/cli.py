@@ -182,9 +182,7 @@ def resolver(
 
         report = audit(model, [], boards_dir=boards_dir or ())
         if not report.model.operators:
-            raise UsageError(
-                f"{model}: the resolver needs the TFLite operators, which only a .tflite file "
-                "has for now", hint="convert the model and run `cnnaudit resolver model.tflite`")
+            raise UsageError(f"{model}: the model has no operators")
         pct = margin
         if pct is None and board is not None:
             pct = select(load_boards(boards_dir or ()), [board])[0].arena_margin_pct

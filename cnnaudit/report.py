@@ -75,13 +75,22 @@ class ArenaBuffer:
 
 
 @dataclass(frozen=True)
+class TimelineStep:
+    """One operator as the device runs it, and the activation bytes live while it runs."""
+
+    name: str
+    type: str
+    live_bytes: int
+
+
+@dataclass(frozen=True)
 class Report:
     model: ModelSummary
     layers: tuple[LayerReport, ...]
     boards: tuple[BoardResult, ...]
     warnings: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()  # operator support (TFLite-level graphs)
-    live_bytes: tuple[int, ...] = ()  # activation bytes live at each step (layer)
+    timeline: tuple[TimelineStep, ...] = ()  # the TFLite operators, in execution order
     buffers: tuple[ArenaBuffer, ...] = ()
 
     @property
@@ -156,7 +165,8 @@ class Report:
                 for b in self.boards
             ],
             "memory": {
-                "live_bytes": list(self.live_bytes),
+                "timeline": [{"name": s.name, "type": s.type, "live_bytes": s.live_bytes}
+                             for s in self.timeline],
                 "buffers": [
                     {"tensor": b.tensor, "offset": b.offset, "size": b.size, "first": b.first,
                      "last": b.last}

@@ -6,7 +6,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ir import Shape
-from .base import Arg, CostClass, Op, OpError, any_int, number, optional, register
+from .base import (
+    Arg,
+    CostClass,
+    Lowered,
+    Op,
+    OpError,
+    Weight,
+    activation_steps,
+    any_int,
+    number,
+    optional,
+    register,
+)
 
 ACTIVATIONS: dict[str, str] = {
     name: name
@@ -42,6 +54,11 @@ class _SameShape(Op):
     @classmethod
     def output_shape(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape]) -> Shape:
         return inputs[0]
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        return activation_steps(attrs["activation"], output)
 
 
 @register
@@ -124,6 +141,11 @@ class Dropout(_SameShape):
     main_arg = "rate"
 
     @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        return []
+
+    @classmethod
     def check_attrs(cls, attrs: dict[str, Any]) -> None:
         if attrs["rate"] < 0:
             raise OpError(f"rate must be >= 0, got {attrs['rate']}")
@@ -138,3 +160,10 @@ class Rescaling(_SameShape):
     cost_class = CostClass.ELEMENTWISE
     args = (Arg("scale", number, 1.0), Arg("offset", number, 0.0))
     main_arg = "scale"
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        """A MUL and an ADD; folded into a following convolution by the converter."""
+        return [Lowered("MUL", output, (Weight("vector", ()),)),
+                Lowered("ADD", output, (Weight("vector", ()),))]

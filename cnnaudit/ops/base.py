@@ -51,6 +51,50 @@ class Weight:
         return math.prod(self.shape)
 
 
+@dataclass(frozen=True)
+class Lowered:
+    """One TFLite operator a layer becomes. A layer's steps form a chain: the first reads
+    the layer's inputs, each later step reads the step before it."""
+
+    builtin: str
+    shape: Shape  # output shape, batch omitted
+    weights: tuple[Weight, ...] = ()  # constant inputs after the data input, in order
+    activation: str = "NONE"  # fused activation (RELU, RELU6)
+    shape_operands: int = 0  # int32 constant shape/axis/padding inputs (flatbuffer bytes)
+
+
+# Activations the converter fuses into the operator before them, by TFLite name.
+FUSED_ACTIVATIONS = {"relu": "RELU", "relu6": "RELU6"}
+
+
+def activation_steps(activation: str, shape: Shape) -> list[Lowered]:
+    """The TFLite operators an activation becomes when it stands alone (TF 2.21 converter:
+    swish is LOGISTIC then MUL, hard sigmoid is ADD with RELU6 then MUL)."""
+    single = {"relu": "RELU", "relu6": "RELU6", "sigmoid": "LOGISTIC", "tanh": "TANH",
+              "hard_swish": "HARD_SWISH", "leaky_relu": "LEAKY_RELU", "elu": "ELU",
+              "gelu": "GELU", "softmax": "SOFTMAX", "log_softmax": "LOG_SOFTMAX",
+              "exponential": "EXP"}
+    chains = {"swish": ("LOGISTIC", "MUL"), "hard_sigmoid": ("ADD", "MUL"),
+              "selu": ("ELU", "MUL"), "softplus": ("EXP", "ADD", "LOG"),
+              "softsign": ("ABS", "ADD", "DIV"), "mish": ("EXP", "ADD", "LOG", "TANH", "MUL")}
+    if activation == "linear":
+        return []
+    if activation in single:
+        return [Lowered(single[activation], shape)]
+    steps = [Lowered(b, shape) for b in chains.get(activation, ("UNKNOWN",))]
+    if activation == "hard_sigmoid":
+        steps[0] = Lowered("ADD", shape, activation="RELU6")
+    return steps
+
+
+def with_activation(main: Lowered, activation: str) -> list[Lowered]:
+    """An operator with its `activation:` argument: fused when TFLite can, else appended."""
+    if activation in FUSED_ACTIVATIONS:
+        return [Lowered(main.builtin, main.shape, main.weights, FUSED_ACTIVATIONS[activation],
+                        main.shape_operands)]
+    return [main, *activation_steps(activation, main.shape)]
+
+
 _MISSING = object()
 
 
@@ -177,6 +221,14 @@ class Op:
     def macs(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape], output: Shape) -> int:
         """Multiply-accumulates of one inference; 0 for ops the convention does not count."""
         return 0
+
+    @classmethod
+    def lower(
+        cls, attrs: Mapping[str, Any], inputs: Sequence[Shape], output: Shape
+    ) -> list[Lowered] | None:
+        """The TFLite operators the converter makes of this layer ([] = none, it vanishes;
+        None = unknown)."""
+        return None
 
 
 def _unknown_arg_message(op: type[Op], key: str) -> str:

@@ -12,6 +12,7 @@ from .activation import ACTIVATION_ARG
 from .base import (
     Arg,
     CostClass,
+    Lowered,
     Op,
     OpError,
     Weight,
@@ -22,6 +23,7 @@ from .base import (
     optional,
     positive_int,
     register,
+    with_activation,
 )
 
 
@@ -40,6 +42,33 @@ def _spatial_out(attrs: Mapping[str, Any], spatial: Sequence[int]) -> tuple[int,
             spatial, attrs["kernel"], attrs["strides"], attrs["dilation"], strict=True
         )
     )
+
+
+def _bias(attrs: Mapping[str, Any], n: int) -> list[Weight]:
+    return [Weight("bias", (n,), channel_axis_size=n)] if attrs["use_bias"] else []
+
+
+def _in_2d(rank: int, shape: Shape, attrs: Mapping[str, Any], output: Shape,
+           main: Lowered) -> list[Lowered]:
+    """A 1-D layer runs as its 2-D TFLite op on (1, length, channels), between RESHAPEs
+    (causal padding is a PAD first). 2-D layers are just the op."""
+    if rank == 2:
+        return with_activation(main, attrs["activation"])
+    steps = []
+    length = shape[0]
+    if attrs.get("padding") == "causal":
+        length += (attrs["kernel"][0] - 1) * attrs["dilation"][0]
+        steps.append(Lowered("PAD", (length, shape[-1]), shape_operands=1))
+    steps.append(Lowered("RESHAPE", (1, length, shape[-1]), shape_operands=1))
+    wide = Lowered(main.builtin, (1, *output), main.weights)
+    steps += with_activation(wide, attrs["activation"])
+    steps.append(Lowered("RESHAPE", output, shape_operands=1))
+    return steps
+
+
+def _kernel_hw(attrs: Mapping[str, Any]) -> tuple[int, ...]:
+    kernel = attrs["kernel"]
+    return tuple(kernel) if len(kernel) == 2 else (1, *kernel)
 
 
 def _check_stride_dilation(attrs: dict[str, Any]) -> None:
@@ -95,6 +124,15 @@ class _Conv(Op):
         per_output = math.prod(attrs["kernel"]) * (inputs[0][-1] // attrs["groups"])
         return math.prod(output) * per_output
 
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        cin, f = inputs[0][-1], attrs["filters"]
+        kernel = Weight("kernel", (f, *_kernel_hw(attrs), cin // attrs["groups"]),
+                        channel_axis_size=f)
+        main = Lowered("CONV_2D", output, (kernel, *_bias(attrs, f)))
+        return _in_2d(cls.rank, inputs[0], attrs, output, main)
+
 
 @register
 class Conv2D(_Conv):
@@ -145,6 +183,14 @@ class _Depthwise(Op):
     @classmethod
     def macs(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape], output: Shape) -> int:
         return math.prod(output) * math.prod(attrs["kernel"])
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        n = inputs[0][-1] * attrs["depth_multiplier"]
+        kernel = Weight("kernel", (1, *_kernel_hw(attrs), n), channel_axis_size=n)
+        main = Lowered("DEPTHWISE_CONV_2D", output, (kernel, *_bias(attrs, n)))
+        return _in_2d(cls.rank, inputs[0], attrs, output, main)
 
 
 @register
@@ -197,6 +243,23 @@ class _Separable(Op):
         spatial = math.prod(output[:-1])
         mid = inputs[0][-1] * attrs["depth_multiplier"]
         return spatial * mid * math.prod(attrs["kernel"]) + spatial * mid * attrs["filters"]
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        mid, f = inputs[0][-1] * attrs["depth_multiplier"], attrs["filters"]
+        depthwise = Lowered("DEPTHWISE_CONV_2D", (*output[:-1], mid), (
+            Weight("kernel", (1, *_kernel_hw(attrs), mid), channel_axis_size=mid),))
+        pointwise = Lowered("CONV_2D", output, (
+            Weight("kernel", (f, 1, 1, mid), channel_axis_size=f), *_bias(attrs, f)))
+        if cls.rank == 2:
+            return [depthwise, *with_activation(pointwise, attrs["activation"])]
+        length = inputs[0][0]
+        return [Lowered("RESHAPE", (1, length, inputs[0][-1]), shape_operands=1),
+                Lowered(depthwise.builtin, (1, *depthwise.shape), depthwise.weights),
+                *with_activation(Lowered("CONV_2D", (1, *output), pointwise.weights),
+                                 attrs["activation"]),
+                Lowered("RESHAPE", output, shape_operands=1)]
 
 
 @register
@@ -283,6 +346,14 @@ class _Transpose(Op):
     def macs(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape], output: Shape) -> int:
         # Every input pixel scatters a kernel-sized patch into every output channel.
         return math.prod(inputs[0]) * math.prod(attrs["kernel"]) * attrs["filters"]
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        f = attrs["filters"]
+        kernel = Weight("kernel", (f, *_kernel_hw(attrs), inputs[0][-1]), channel_axis_size=f)
+        main = Lowered("TRANSPOSE_CONV", output, (kernel, *_bias(attrs, f)), shape_operands=1)
+        return _in_2d(cls.rank, inputs[0], {**attrs, "padding": "same"}, output, main)
 
 
 @register

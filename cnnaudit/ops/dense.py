@@ -8,7 +8,17 @@ from typing import Any
 
 from ..ir import Shape
 from .activation import ACTIVATION_ARG
-from .base import Arg, CostClass, Op, Weight, boolean, positive_int, register
+from .base import (
+    Arg,
+    CostClass,
+    Lowered,
+    Op,
+    Weight,
+    boolean,
+    positive_int,
+    register,
+    with_activation,
+)
 
 
 @register
@@ -40,3 +50,12 @@ class Dense(Op):
     @classmethod
     def macs(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape], output: Shape) -> int:
         return math.prod(inputs[0]) * attrs["units"]
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        units = attrs["units"]
+        weights = (Weight("kernel", (units, inputs[0][-1]), channel_axis_size=units),
+                   *([Weight("bias", (units,), channel_axis_size=units)]
+                     if attrs["use_bias"] else []))
+        return with_activation(Lowered("FULLY_CONNECTED", output, weights), attrs["activation"])

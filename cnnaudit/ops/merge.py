@@ -10,13 +10,16 @@ from .activation import ACTIVATION_ARG
 from .base import (
     Arg,
     CostClass,
+    Lowered,
     Op,
     OpError,
+    Weight,
     any_int,
     choice,
     number,
     register,
     resolve_axis,
+    with_activation,
 )
 
 
@@ -48,6 +51,18 @@ class _Elementwise(Op):
         for shape in inputs[1:]:
             out = broadcast(out, shape)
         return out
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        """One binary op per extra input; average is a sum then a MUL by 1/n."""
+        function = attrs["function"]
+        builtin = {"add": "ADD", "subtract": "SUB", "multiply": "MUL", "maximum": "MAXIMUM",
+                   "minimum": "MINIMUM", "average": "ADD"}[function]
+        steps = [Lowered(builtin, output) for _ in inputs[1:]]
+        if function == "average":
+            steps.append(Lowered("MUL", output, (Weight("vector", ()),)))
+        return [*steps[:-1], *with_activation(steps[-1], attrs["activation"])]
 
 
 def _merge(op_name: str, names: tuple[str, ...], doc: str, max_inputs: int | None = None) -> None:
@@ -98,6 +113,11 @@ class Concatenate(Op):
             sum(s[i] for s in inputs) if i == axis else inputs[0][i] for i in range(rank)
         )
 
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        return [Lowered("CONCATENATION", output)]
+
 
 @register
 class ScalarMath(Op):
@@ -116,3 +136,10 @@ class ScalarMath(Op):
     @classmethod
     def output_shape(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape]) -> Shape:
         return inputs[0]
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        builtin = {"add": "ADD", "subtract": "SUB", "multiply": "MUL", "divide": "DIV",
+                   "maximum": "MAXIMUM", "minimum": "MINIMUM", "power": "POW"}
+        return [Lowered(builtin[attrs["function"]], output, (Weight("vector", ()),))]

@@ -6,7 +6,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ir import Shape
-from .base import Arg, CostClass, Op, Weight, boolean, int_list, register, resolve_axis
+from .base import (
+    Arg,
+    CostClass,
+    Lowered,
+    Op,
+    Weight,
+    boolean,
+    int_list,
+    register,
+    resolve_axis,
+)
 
 
 class _Norm(Op):
@@ -44,6 +54,14 @@ class BatchNormalization(_Norm):
         out += [Weight("vector", vec)] if attrs["center"] else []
         return out + [Weight("vector", vec, trainable=False)] * 2
 
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        """Standalone: scale and shift (after a convolution the converter folds it)."""
+        vec = cls._vector_shape(attrs, inputs[0])
+        return [Lowered("MUL", output, (Weight("vector", vec),)),
+                Lowered("ADD", output, (Weight("vector", vec),))]
+
 
 @register
 class LayerNormalization(_Norm):
@@ -67,6 +85,18 @@ class LayerNormalization(_Norm):
             return [Weight("vector", vec)]
         out = [Weight("vector", vec)] if attrs["scale"] else []
         return out + ([Weight("vector", vec)] if attrs["center"] else [])
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        """mean, variance by SQUARED_DIFFERENCE, RSQRT, scale and shift (TF 2.21)."""
+        reduced = (*output[:-1], 1)
+        vec = cls._vector_shape(attrs, inputs[0])
+        return [Lowered("MEAN", reduced, shape_operands=1), Lowered("NEG", reduced),
+                Lowered("SQUARED_DIFFERENCE", output), Lowered("MEAN", reduced, shape_operands=1),
+                Lowered("ADD", reduced, (Weight("vector", ()),)), Lowered("RSQRT", reduced),
+                Lowered("MUL", reduced, (Weight("vector", vec),)), Lowered("MUL", output),
+                Lowered("ADD", reduced), Lowered("MUL", output), Lowered("ADD", output)]
 
 
 
@@ -92,3 +122,10 @@ class Normalization(_Norm):
         vec = cls._vector_shape(attrs, inputs[0])
         return [Weight("vector", vec, trainable=False)] * 2 + [
             Weight("vector", (), trainable=False)]
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        vec = cls._vector_shape(attrs, inputs[0])
+        return [Lowered("SUB", output, (Weight("vector", vec),)),
+                Lowered("MUL", output, (Weight("vector", vec),))]

@@ -9,6 +9,7 @@ from ..ir import Shape
 from .base import (
     Arg,
     CostClass,
+    Lowered,
     Op,
     OpError,
     boolean,
@@ -42,6 +43,15 @@ class _Pool(Op):
             except OpError:
                 raise OpError(f"pool {p} larger than input {size} with padding valid") from None
         return (*spatial, shape[-1])
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        builtin = "MAX_POOL_2D" if attrs["mode"] == "max" else "AVERAGE_POOL_2D"
+        if cls.rank == 2:
+            return [Lowered(builtin, output)]
+        return [Lowered("RESHAPE", (1, *inputs[0]), shape_operands=1),
+                Lowered(builtin, (1, *output)), Lowered("RESHAPE", output, shape_operands=1)]
 
 
 def _pool_args(rank: int) -> tuple[Arg, ...]:
@@ -81,6 +91,12 @@ class _GlobalPool(Op):
         if len(shape) != cls.rank + 1:
             raise OpError(f"{cls.name} needs a rank-{cls.rank + 1} input, got {list(shape)}")
         return (*(1,) * cls.rank, shape[-1]) if attrs["keepdims"] else (shape[-1],)
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        return [Lowered("MEAN" if attrs["mode"] == "avg" else "REDUCE_MAX", output,
+                        shape_operands=1)]
 
 
 def _global(op_name: str, kind: str, rank: int, names: tuple[str, ...]) -> None:

@@ -10,6 +10,7 @@ from ..ir import Shape
 from .base import (
     Arg,
     CostClass,
+    Lowered,
     Op,
     OpError,
     Weight,
@@ -51,6 +52,11 @@ class Flatten(Op):
     def output_shape(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape]) -> Shape:
         return (math.prod(inputs[0]),)
 
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        return [Lowered("RESHAPE", output, shape_operands=1)]
+
 
 def _target_shape(value: Any) -> tuple[int, ...]:
     shape = int_list(value)
@@ -83,6 +89,11 @@ class Reshape(Op):
             raise OpError(f"cannot reshape {list(inputs[0])} ({total} values) to "
                           f"{list(target)} ({known} values)")
         return tuple(target)
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        return [Lowered("RESHAPE", output, shape_operands=1)]
 
 
 def _pairs(rank: int) -> Any:
@@ -131,6 +142,13 @@ class _Pad(Op):
             else:
                 spatial.append(size + a + b)
         return (*spatial, shape[-1])
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        if cls.crop:
+            return [Lowered("STRIDED_SLICE", output, shape_operands=3)]
+        return [Lowered("PAD", output, shape_operands=1)]
 
 
 @register
@@ -200,6 +218,25 @@ class _UpSampling(Op):
             raise OpError(f"{cls.name} needs a rank-{cls.rank + 1} input, got {list(shape)}")
         return (*(d * s for d, s in zip(shape[:-1], attrs["size"], strict=True)), shape[-1])
 
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        """Keras 3 nearest upsampling converts to RESHAPE/TILE pairs (TF 2.21); bilinear
+        to RESIZE_BILINEAR."""
+        if attrs.get("mode") == "bilinear":
+            return [Lowered("RESIZE_BILINEAR", output, shape_operands=1)]
+        shape, size = inputs[0], attrs["size"]
+        steps = []
+        current = list(shape)
+        for axis, factor in enumerate(size):
+            spread = [*current[:axis + 1], 1, *current[axis + 1:]]
+            steps.append(Lowered("RESHAPE", tuple(spread), shape_operands=1))
+            spread[axis + 1] = factor
+            steps.append(Lowered("TILE", tuple(spread), shape_operands=1))
+            current[axis] *= factor
+        steps.append(Lowered("RESHAPE", output, shape_operands=1))
+        return steps
+
 
 @register
 class UpSampling2D(_UpSampling):
@@ -238,6 +275,11 @@ class Permute(Op):
         if sorted(dims) != list(range(1, len(shape) + 1)):
             raise OpError(f"dims {list(dims)} is not a permutation of 1..{len(shape)}")
         return tuple(shape[d - 1] for d in dims)
+
+    @classmethod
+    def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+              output: Shape) -> list[Lowered]:
+        return [Lowered("TRANSPOSE", output, shape_operands=1)]
 
 
 

@@ -148,18 +148,19 @@ def render_memory(report: Report, console: Console, width: int = 40) -> None:
     """The arena over time: live activation bytes per layer as a bar, the peak marked, and
     the tensors live at the peak, so the layer to shrink stands out."""
     m = report.model
-    peak = max(report.live_bytes, default=0) or 1
-    table = Table(title=f"{m.name}: activation memory per layer ({m.dtype})",
+    peak = max((s.live_bytes for s in report.timeline), default=0) or 1
+    table = Table(title=f"{m.name}: activation memory per operator ({m.dtype})",
                   title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("layer", no_wrap=True)
+    table.add_column("operator", no_wrap=True)
     table.add_column("type", no_wrap=True)
     table.add_column("live", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
-    for i, (layer, live) in enumerate(zip(report.layers, report.live_bytes, strict=True)):
+    for i, step in enumerate(report.timeline):
+        live = step.live_bytes
         is_peak = live == peak
         bar = "█" * max(1 if live else 0, round(width * live / peak))
-        table.add_row(str(i), layer.name, layer.type, kib(live),
+        table.add_row(str(i), step.name, step.type, kib(live),
                       Text(bar + (" ◀ peak" if is_peak else ""),
                            style="bold red" if is_peak else "cyan"))
     console.print(table)

@@ -1,0 +1,231 @@
+"""Lowering: the Keras-level graph -> the TFLite operator graph the converter would write.
+
+Each op says what it becomes (`Op.lower`); this pass wires the steps together and applies
+the converter's graph-level rewrites (TF 2.21, checked against its output in the tests):
+- batch normalisation after a convolution or dense layer is folded into it;
+- a ReLU/ReLU6 after an operator that can fuse it (and is read by nothing else) is fused;
+- Rescaling before a convolution is folded into it;
+- dropout vanishes; a RESHAPE that undoes the RESHAPE before it vanishes with it;
+- at float16, weights are stored as float16 and expanded by DEQUANTIZE operators.
+Models are lowered with int8 (or float32) inputs and outputs, so no QUANTIZE/DEQUANTIZE
+is added at the edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import ops
+from ..dtypes import DType
+from ..ir import Graph, Location, Node, Shape
+from ..ops.base import FUSED_ACTIVATIONS, Lowered, Weight
+
+FOLDS_BATCH_NORM = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+FUSES_ACTIVATION = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV",
+                    "ADD", "SUB", "MUL")
+FOLDS_RESCALING = ("conv2d", "depthwise_conv2d", "separable_conv2d")
+# Input positions of weights and bias, where they differ from (1, 2).
+WEIGHT_POSITIONS = {"TRANSPOSE_CONV": (1, 3)}
+SHAPE_OPERAND_BYTES = 16  # an int32 shape/axis/padding vector of a rank-4 tensor
+
+
+@dataclass
+class _Chain:
+    node: Node
+    steps: list[Lowered]
+    consumers: list[str] = field(default_factory=list)
+
+
+def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
+    """A new graph of `tflite` nodes; tensor names keep the Keras layer names."""
+    chains: dict[str, _Chain] = {}
+    producer: dict[str, str] = {}
+    for node in graph.nodes:
+        for t in node.outputs:
+            producer[t] = node.name
+        if node.op == "input":
+            continue
+        op = ops.get(node.op)
+        steps = op.lower(node.attrs, [shapes[t] for t in node.inputs], shapes[node.outputs[0]])
+        if steps is None:
+            steps = [Lowered(f"UNKNOWN:{node.op}", shapes[node.outputs[0]])]
+        chains[node.name] = _Chain(node, list(steps))
+    for node in graph.nodes:
+        for t in node.inputs:
+            if producer[t] in chains:
+                chains[producer[t]].consumers.append(node.name)
+    for t in graph.outputs:
+        if producer[t] in chains:
+            chains[producer[t]].consumers.append("<output>")
+    _fold(graph, chains, producer)
+    return _build(graph, chains, producer, shapes, dtype)
+
+
+def _source(chains: dict[str, _Chain], producer: dict[str, str], node: Node) -> _Chain | None:
+    """The chain whose last operator feeds `node`'s single input, when nothing else reads
+    it; layers that vanished (a folded batch norm, dropout) are looked through."""
+    reader = node.name
+    current = node
+    while len(current.inputs) == 1:
+        chain = chains.get(producer[current.inputs[0]])
+        if chain is None or chain.consumers != [reader]:
+            return None
+        if chain.steps:
+            return chain
+        reader, current = chain.node.name, chain.node
+    return None
+
+
+def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str]) -> None:
+    for node in graph.nodes:
+        chain = chains.get(node.name)
+        if chain is None:
+            continue
+        src = _source(chains, producer, node)
+        last = src.steps[-1] if src else None
+        if node.op == "batch_norm" and last and last.builtin in FOLDS_BATCH_NORM \
+                and last.activation == "NONE":
+            if not any(w.role == "bias" for w in last.weights):
+                n = last.shape[-1]
+                src.steps[-1] = _replace(last, weights=(
+                    *last.weights, Weight("bias", (n,), channel_axis_size=n)))
+            chain.steps = []
+        elif chain.steps and len(chain.steps) == 1 and last and last.activation == "NONE" \
+                and last.builtin in FUSES_ACTIVATION \
+                and chain.steps[0].builtin in ("RELU", "RELU6") \
+                and node.attrs.get("activation") in FUSED_ACTIVATIONS:
+            src.steps[-1] = _replace(last, activation=chain.steps[0].builtin)
+            chain.steps = []
+        elif node.op == "rescaling" and len(chain.consumers) == 1 and \
+                chains.get(chain.consumers[0]) is not None and \
+                chains[chain.consumers[0]].node.op in FOLDS_RESCALING:
+            chain.steps = []
+
+
+def _replace(step: Lowered, **changes: object) -> Lowered:
+    values = {"builtin": step.builtin, "shape": step.shape, "weights": step.weights,
+              "activation": step.activation, "shape_operands": step.shape_operands}
+    values.update(changes)
+    return Lowered(**values)  # type: ignore[arg-type]
+
+
+def _weight_dtype(weight: Weight, dtype: DType) -> str:
+    if dtype.name == "int8":
+        return "int32" if weight.role == "bias" else "int8"
+    return "float16" if dtype.name == "float16" else "float32"
+
+
+def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
+           shapes: dict[str, Shape], dtype: DType) -> Graph:
+    act_dtype = "int8" if dtype.quantized else "float32"
+    alias: dict[str, str] = {}  # Keras tensor -> lowered tensor that holds it
+    nodes: list[Node] = []
+    reshape_source: dict[str, tuple[str, Shape]] = {}  # RESHAPE output -> (its input, shape)
+    dtypes: dict[str, str] = {}
+
+    def resolve(t: str) -> str:
+        while t in alias:
+            t = alias[t]
+        return t
+
+    for node in graph.nodes:
+        if node.op == "input":
+            nodes.append(node)
+            dtypes[node.name] = act_dtype
+            continue
+        chain = chains[node.name]
+        inputs = [resolve(t) for t in node.inputs]
+        if not chain.steps:
+            alias[node.outputs[0]] = inputs[0]
+            continue
+        current = inputs
+        for i, step in enumerate(chain.steps):
+            last = i == len(chain.steps) - 1
+            name = node.outputs[0] if last else f"{node.name}/{i}"
+            if step.builtin == "RESHAPE" and len(current) == 1 and current[0] in \
+                    reshape_source and reshape_source[current[0]][1] == step.shape:
+                # this RESHAPE undoes the one before it: read that one's input instead
+                undone = reshape_source[current[0]][0]
+                if last:
+                    alias[name] = undone
+                current = [undone]
+                continue
+            extra, constants = _constants(step, dtype, nodes, node, name, dtypes)
+            nodes.append(Node(
+                name=name, op="tflite",
+                attrs={
+                    "builtin": step.builtin,
+                    "version": 1,
+                    "options": {},
+                    "output_shapes": (step.shape,),
+                    "output_dtypes": (act_dtype,),
+                    "input_shapes": (shapes.get(node.inputs[0]) if node.inputs else None,
+                                     *(w.shape for w in step.weights)),
+                    "constants": constants,
+                    "fused_activation": step.activation,
+                    "quantization": ("per-channel" if dtype.quantized and step.weights
+                                     and step.weights[0].channel_axis_size > 1 else
+                                     "per-tensor" if dtype.quantized and step.weights else ""),
+                    "dynamic": False,
+                },
+                inputs=tuple(dict.fromkeys([*current, *extra])),
+                outputs=(name,),
+                where=node.where if node.where.line else Location(graph.source),
+            ))
+            dtypes[name] = act_dtype
+            if step.builtin == "RESHAPE" and len(current) == 1:
+                reshape_source[name] = (current[0], _shape_of(current[0], nodes, graph, shapes))
+            current = [name]
+    return Graph(
+        name=graph.name,
+        nodes=tuple(nodes),
+        inputs=graph.inputs,
+        outputs=tuple(resolve(t) for t in graph.outputs),
+        source=graph.source,
+        format="lowered",
+        warnings=(),
+        tensor_dtypes=dtypes,
+        dtype=dtype.name,
+    )
+
+
+def _shape_of(tensor: str, nodes: list[Node], graph: Graph, shapes: dict[str, Shape]) -> Shape:
+    for n in reversed(nodes):
+        if tensor in n.outputs:
+            if n.op == "tflite":
+                return tuple(n.attrs["output_shapes"][0])
+            return tuple(n.attrs["shape"])
+    return shapes[tensor]
+
+
+def _constants(step: Lowered, dtype: DType, nodes: list[Node], owner: Node, name: str,
+               dtypes: dict[str, str]) -> tuple[list[str], tuple[tuple, ...]]:
+    """Constant inputs of a lowered operator, as the tflite op records them. At float16
+    each weight becomes a DEQUANTIZE operator whose float32 output feeds the operator."""
+    kernel_at, bias_at = WEIGHT_POSITIONS.get(step.builtin, (1, 2))
+    constants = []
+    extra: list[str] = []
+    position = kernel_at
+    for w in step.weights:
+        pos = bias_at if w.role == "bias" else position
+        position = max(position, pos) + 1
+        data = dtype.data_bytes(w)
+        quant = dtype.quant_bytes(w)
+        if dtype.name == "float16":
+            deq = f"{name}/dequantize_{pos}"
+            nodes.append(Node(
+                name=deq, op="tflite",
+                attrs={"builtin": "DEQUANTIZE", "version": 1, "options": {},
+                       "output_shapes": (w.shape,), "output_dtypes": ("float32",),
+                       "input_shapes": (w.shape,),
+                       "constants": ((0, w.shape, "float16", data, 0, 1),),
+                       "fused_activation": "NONE", "quantization": "", "dynamic": False},
+                inputs=(), outputs=(deq,), where=owner.where))
+            dtypes[deq] = "float32"
+            extra.append(deq)
+            continue
+        constants.append((pos, w.shape, _weight_dtype(w, dtype), data, quant,
+                          w.channel_axis_size))
+    for k in range(step.shape_operands):
+        constants.append((position + k, (4,), "int32", SHAPE_OPERAND_BYTES, 0, 1))
+    return extra, tuple(constants)
