@@ -78,11 +78,40 @@ def keras_from_spec(keras: Any) -> Any:
     return keras.Model(i, x, name="mobilenet_v1_025_96")
 
 
+def he_init(model: Any) -> Any:
+    """Re-draw every conv/dense kernel with He scaling (std sqrt(2 / fan_in), fan_in = what
+    one output reads). Keras's default Glorot init makes activations vanish through 27
+    relu6 layers; the int8 converter then gives SOFTMAX an input scale so small that TFLite
+    Micro aborts in QuantizeMultiplierGreaterThanOne. Trained weights do not have this."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for layer in _leaf_layers(model):
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            continue
+        weights = layer.get_weights()
+        k = weights[0]
+        fan_in = k.shape[0] * k.shape[1] if kind == "DepthwiseConv2D" else int(
+            np.prod(k.shape[:-1]))
+        weights[0] = rng.normal(0.0, (2.0 / fan_in) ** 0.5, k.shape).astype("float32")
+        layer.set_weights(weights)
+    return model
+
+
+def _leaf_layers(model: Any) -> list[Any]:
+    out = []
+    for layer in model.layers:
+        out += _leaf_layers(layer) if hasattr(layer, "layers") else [layer]
+    return out
+
+
 def convert(tf: Any, model: Any, int8: bool) -> bytes:
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         import numpy as np
 
+        he_init(model)
         shape = tuple(model.inputs[0].shape[1:])
         rng = np.random.default_rng(0)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -24,6 +24,10 @@ FOLDS_BATCH_NORM = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOS
 FUSES_ACTIVATION = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV",
                     "ADD", "SUB", "MUL")
 FOLDS_RESCALING = ("conv2d", "depthwise_conv2d", "separable_conv2d")
+ABSORBS_PADDING = ("conv2d", "depthwise_conv2d")
+# Operators with no int8 kernel: at int8 the converter runs them in float between a
+# DEQUANTIZE and a QUANTIZE.
+FLOAT_ONLY = ("NEG", "ELU")
 # Input positions of weights and bias, where they differ from (1, 2).
 WEIGHT_POSITIONS = {"TRANSPOSE_CONV": (1, 3)}
 SHAPE_OPERAND_BYTES = 16  # an int32 shape/axis/padding vector of a rank-4 tensor
@@ -57,8 +61,13 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     for t in graph.outputs:
         if producer[t] in chains:
             chains[producer[t]].consumers.append("<output>")
-    _fold(graph, chains, producer)
-    return _build(graph, chains, producer, shapes, dtype)
+    _fold(graph, chains, producer, shapes)
+    if dtype.quantized:
+        for chain in chains.values():
+            chain.steps = [w for step in chain.steps for w in (
+                [Lowered("DEQUANTIZE", step.shape), step, Lowered("QUANTIZE", step.shape)]
+                if step.builtin in FLOAT_ONLY else [step])]
+    return _eliminate_dead(_build(graph, chains, producer, shapes, dtype))
 
 
 def _source(chains: dict[str, _Chain], producer: dict[str, str], node: Node) -> _Chain | None:
@@ -76,10 +85,36 @@ def _source(chains: dict[str, _Chain], producer: dict[str, str], node: Node) -> 
     return None
 
 
-def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str]) -> None:
+def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """The (before, after) padding TensorFlow's SAME adds along one axis."""
+    effective = (kernel - 1) * dilation + 1
+    total = max((-(-size // stride) - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def _padding_absorbed(node: Node, consumer: Node, shapes: dict[str, Shape]) -> bool:
+    """ZeroPadding2D then a valid convolution equals a SAME convolution: the converter
+    drops the PAD and pads inside the convolution (MobileNet's strided blocks)."""
+    if consumer.op not in ABSORBS_PADDING or consumer.attrs["padding"] != "valid":
+        return False
+    shape = shapes[node.inputs[0]]
+    wanted = tuple(
+        _same_padding(size, k, s, d) for size, k, s, d in zip(
+            shape[:-1], consumer.attrs["kernel"], consumer.attrs["strides"],
+            consumer.attrs["dilation"], strict=True))
+    return tuple(node.attrs["padding"]) == wanted
+
+
+def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
+          shapes: dict[str, Shape]) -> None:
     for node in graph.nodes:
         chain = chains.get(node.name)
         if chain is None:
+            continue
+        if node.op == "zero_padding2d" and len(chain.consumers) == 1 and \
+                chain.consumers[0] in chains and \
+                _padding_absorbed(node, chains[chain.consumers[0]].node, shapes):
+            chain.steps = []
             continue
         src = _source(chains, producer, node)
         last = src.steps[-1] if src else None
@@ -187,6 +222,21 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
         tensor_dtypes=dtypes,
         dtype=dtype.name,
     )
+
+
+def _eliminate_dead(graph: Graph) -> Graph:
+    """Drop operators whose outputs nothing reads (a RESHAPE whose work was undone)."""
+    nodes = list(graph.nodes)
+    while True:
+        read = {t for n in nodes for t in n.inputs} | set(graph.outputs)
+        alive = [n for n in nodes if n.op == "input" or any(t in read for t in n.outputs)]
+        if len(alive) == len(nodes):
+            break
+        nodes = alive
+    return Graph(name=graph.name, nodes=tuple(nodes), inputs=graph.inputs,
+                 outputs=graph.outputs, source=graph.source, format=graph.format,
+                 warnings=graph.warnings, tensor_dtypes=graph.tensor_dtypes,
+                 dtype=graph.dtype)
 
 
 def _shape_of(tensor: str, nodes: list[Node], graph: Graph, shapes: dict[str, Shape]) -> Shape:

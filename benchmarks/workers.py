@@ -1,0 +1,125 @@
+"""One measured step per process, called by run.py. Each prints `BENCH {json}` as its last
+line (with the process's peak RSS), so run.py can time the whole process and read results.
+
+  keras-summary MODEL     keras.saving.load_model + model.summary() (the usual Keras path)
+  convert-spec OUT        build the spec's network in Keras, convert it to full int8 .tflite
+  tflm-probe MODEL BYTES  does the TFLite Micro interpreter allocate MODEL in BYTES of arena?
+  tflm-record MODEL       one interpreter with a large arena; RecordingMicroAllocator's total
+  peakmem MODEL [--trace] peak memory of one cnnaudit.audit(MODEL) (RSS, or tracemalloc)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _maxrss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def _done(**result: Any) -> None:
+    sys.stdout.flush()
+    print("BENCH " + json.dumps({"maxrss_kib": _maxrss_kib(), **result}), flush=True)
+
+
+def keras_summary(path: str) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    model = keras.saving.load_model(path)
+    model.summary()
+    _done(params=int(model.count_params()))
+
+
+def convert_spec(out: str) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import keras
+    import tensorflow as tf
+    from models import convert, keras_from_spec
+
+    data = convert(tf, keras_from_spec(keras), int8=True)
+    Path(out).write_bytes(data)
+    _done(bytes=len(data))
+
+
+def _interpreter(path: str, arena: int) -> Any:
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_file(path, arena_size=arena)
+
+
+def tflm_probe(path: str, arena: int) -> None:
+    try:
+        _interpreter(path, arena)
+    except RuntimeError:
+        _done(ok=False)
+        # A second interpreter after a failed allocation aborts in this runtime; and the
+        # failed one's teardown is not needed: leave at once.
+        os._exit(0)
+    _done(ok=True)
+
+
+def tflm_record(path: str) -> None:
+    """print_allocations() writes from C++ (the `[RecordingMicroAllocator] Arena allocation
+    total N bytes` line); run.py reads it from this process's output."""
+    interp = _interpreter(path, max(10 * Path(path).stat().st_size, 4 << 20))
+    sys.stdout.flush()
+    interp.print_allocations()
+    _done()
+
+
+def peakmem(path: str, trace: bool) -> None:
+    import cnnaudit
+
+    boards = cnnaudit.load_boards()
+    chosen = [boards["nano33"]]
+    suffix = Path(path).suffix
+    # Import the frontend (and its parser) first, so the audit's figure is the audit alone.
+    if suffix in (".keras", ".h5"):
+        import h5py  # noqa: F401
+
+        import cnnaudit.frontends.keras_file  # noqa: F401
+    elif suffix == ".tflite":
+        import tflite  # noqa: F401
+
+        import cnnaudit.frontends.tflite_file  # noqa: F401
+    else:
+        import cnnaudit.frontends.yaml_spec  # noqa: F401
+    before = _maxrss_kib()
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start()
+    report = cnnaudit.audit(path, chosen)
+    peak = None
+    if trace:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    _done(rss_before_audit_kib=before, tracemalloc_peak_bytes=peak, nodes=len(report.layers),
+          params=report.model.params)
+
+
+def main(argv: list[str]) -> None:
+    cmd, *args = argv
+    if cmd == "keras-summary":
+        keras_summary(args[0])
+    elif cmd == "convert-spec":
+        convert_spec(args[0])
+    elif cmd == "tflm-probe":
+        tflm_probe(args[0], int(args[1]))
+    elif cmd == "tflm-record":
+        tflm_record(args[0])
+    elif cmd == "peakmem":
+        peakmem(args[0], "--trace" in args[1:])
+    else:
+        raise SystemExit(f"unknown worker command {cmd!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
