@@ -84,13 +84,13 @@ def peakmem(path: str, trace: bool) -> None:
     if suffix in (".keras", ".h5"):
         import h5py  # noqa: F401
 
-        import cnnaudit.frontends.keras_file  # noqa: F401
+        import cnnaudit.frontends.keras_file
     elif suffix == ".tflite":
         import tflite  # noqa: F401
 
-        import cnnaudit.frontends.tflite_file  # noqa: F401
+        import cnnaudit.frontends.tflite_file
     else:
-        import cnnaudit.frontends.yaml_spec  # noqa: F401
+        import cnnaudit.frontends.yaml_spec
     before = _maxrss_kib()
     if trace:
         import tracemalloc

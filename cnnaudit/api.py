@@ -51,7 +51,8 @@ def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Pat
     return chosen
 
 
-def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Report:
+def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
+            pointer_bytes: int = 4) -> Report:
     """Run every pass on an IR graph and judge it against `boards`.
 
     Shapes, params and MACs are counted on the graph as written; memory, flash and operator
@@ -66,7 +67,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Re
         device = lower(graph, shapes, dt)
         device_shapes = infer_shapes(device)
         device_costs = layer_costs(device, device_shapes)
-    memory = plan_memory(device, device_shapes, device_costs, dt)
+    memory = plan_memory(device, device_shapes, device_costs, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
     layers = tuple(
         LayerReport(
@@ -115,7 +116,8 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Re
     buffers = tuple(ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
                     for b in memory.buffers)
     timeline = tuple(
-        TimelineStep(n.name, ops.get(n.op).display_type(n.attrs), live)
+        TimelineStep(n.name, ops.get(n.op).display_type(n.attrs), live,
+                     device_shapes[n.outputs[0]])
         for n, live in zip(device.nodes, memory.live_by_step, strict=True)
     )
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,

@@ -164,6 +164,23 @@ def memory(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = No
 
 
 @app.command(epilog=EXIT_CODES)
+def verify(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = None) -> None:
+    """Compare the estimate with the real judges (needs the `tf` extra): the model is rebuilt
+    from the audited graph, converted with the TFLite converter and run in the TFLite Micro
+    interpreter. Exit 1 when arena, flash or operators disagree beyond the tolerance."""
+
+    def body() -> int:
+        from .render.table import render_verification
+        from .verify import verify as run_verify
+
+        result = run_verify(model, dtype, parse_overrides(override or []))
+        render_verification(model, result, _console())
+        return 0 if result.ok else 1
+
+    raise typer.Exit(_run(body))
+
+
+@app.command(epilog=EXIT_CODES)
 def resolver(
     model: ModelArg,
     board: Annotated[str | None, typer.Option(

@@ -81,6 +81,7 @@ class TimelineStep:
     name: str
     type: str
     live_bytes: int
+    shape: tuple[int, ...] = ()  # its output shape
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,8 @@ class Report:
                 for b in self.boards
             ],
             "memory": {
-                "timeline": [{"name": s.name, "type": s.type, "live_bytes": s.live_bytes}
-                             for s in self.timeline],
+                "timeline": [{"name": s.name, "type": s.type, "shape": list(s.shape),
+                              "live_bytes": s.live_bytes} for s in self.timeline],
                 "buffers": [
                     {"tensor": b.tensor, "offset": b.offset, "size": b.size, "first": b.first,
                      "last": b.last}

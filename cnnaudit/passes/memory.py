@@ -46,8 +46,11 @@ class MemoryPlan:
 
 
 def plan_memory(
-    graph: Graph, shapes: dict[str, Shape], costs: dict[str, LayerCost], dtype: DType
+    graph: Graph, shapes: dict[str, Shape], costs: dict[str, LayerCost], dtype: DType,
+    pointer_bytes: int = 4,
 ) -> MemoryPlan:
+    """Plan the arena; `pointer_bytes` is the target's (4 on a microcontroller, 8 for the
+    TFLite Micro interpreter on a 64-bit host, which `verify` compares against)."""
     buffers = _buffers(graph, shapes, dtype)
     offsets = greedy_plan(buffers)
     verify_plan(buffers, offsets)
@@ -59,7 +62,7 @@ def plan_memory(
         offsets=offsets,
         activations_bytes=plan_size(buffers, offsets),
         lower_bound_bytes=max(live, default=0),
-        persistent_bytes=_persistent(graph, costs, dtype),
+        persistent_bytes=_persistent(graph, costs, dtype, pointer_bytes),
         peak_step=peak_step,
         peak_node=graph.nodes[peak_step].name if steps else "",
         live_at_peak=tuple(b.name for b in buffers if b.first <= peak_step <= b.last),
@@ -101,16 +104,19 @@ def tensor_bytes(graph: Graph, shapes: dict[str, Shape], tensor: str, dtype: DTy
     return math.ceil(math.prod(shapes[tensor]) * per)
 
 
-def _persistent(graph: Graph, costs: dict[str, LayerCost], dtype: DType) -> int:
-    total = 0
+def _persistent(graph: Graph, costs: dict[str, LayerCost], dtype: DType,
+                pointer_bytes: int) -> int:
+    scale = pointer_bytes / 4
+    eval_tensor, node_bytes = EVAL_TENSOR_BYTES * scale, NODE_BYTES * scale
+    total = 0.0
     for node in graph.nodes:
         cost_class = ops.get(node.op).node_cost_class(node.attrs)
         if cost_class in (CostClass.INPUT, CostClass.IDENTITY):
-            total += EVAL_TENSOR_BYTES if cost_class is CostClass.INPUT else 0
+            total += eval_tensor if cost_class is CostClass.INPUT else 0
             continue
         weights = costs[node.name].weights
-        total += NODE_BYTES + EVAL_TENSOR_BYTES * (len(node.outputs) + len(weights))
+        total += node_bytes + eval_tensor * (len(node.outputs) + len(weights))
         if dtype.quantized and cost_class in (CostClass.CONV, CostClass.DEPTHWISE):
             channels = max((w.channel_axis_size for w in weights), default=0)
             total += PER_CHANNEL_BYTES * channels
-    return total
+    return int(total)

@@ -173,3 +173,19 @@ def render_memory(report: Report, console: Console, width: int = 40) -> None:
         f"Arena {kib(m.arena_bytes)} = planned activations {kib(m.activations_bytes)} "
         f"(greedy plan, 16-byte aligned; the live peak {kib(peak)} is its lower bound) + "
         f"persistent {kib(m.persistent_bytes)}.", style="dim"))
+
+
+def render_verification(model: str, result: object, console: Console) -> None:
+    """Estimate and measurement side by side, each judged row marked."""
+    table = Table(title=f"{model}: estimate vs TFLite converter + TFLite Micro interpreter",
+                  title_justify="left")
+    for col, justify in (("", "left"), ("estimate", "right"), ("measured", "right"),
+                         ("difference", "left"), ("", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in result.rows:  # type: ignore[attr-defined]
+        mark = {True: Text("ok", style="green"), False: Text("DIFFERS", style="bold red"),
+                None: Text("")}[row.ok]
+        table.add_row(row.what, row.estimate, row.measured, row.error, mark)
+    console.print(table)
+    for note in result.notes:  # type: ignore[attr-defined]
+        console.print(Text(note, style="dim"))
