@@ -30,6 +30,10 @@ def _pairs(value: Any) -> tuple[Any, ...]:
     return tuple(tuple(p) for p in value)
 
 
+def _axis(axes: tuple[int, ...]) -> int | list[int]:
+    return axes[0] if len(axes) == 1 else list(axes)
+
+
 def _layer_for(node: Node, layers: Any) -> Callable[..., Any]:
     a = dict(node.attrs)
     name = node.name.replace("/", "_").replace("@", "_call")
@@ -63,7 +67,7 @@ def _layer_for(node: Node, layers: Any) -> Callable[..., Any]:
         "global_max_pool2d": lambda: layers.GlobalMaxPooling2D(keepdims=a["keepdims"]),
         "global_max_pool1d": lambda: layers.GlobalMaxPooling1D(keepdims=a["keepdims"]),
         "batch_norm": lambda: layers.BatchNormalization(
-            axis=list(a["axis"]), center=a["center"], scale=a["scale"]),
+            axis=_axis(a["axis"]), center=a["center"], scale=a["scale"]),
         "layer_norm": lambda: layers.LayerNormalization(
             axis=list(a["axis"]), center=a["center"], scale=a["scale"],
             rms_scaling=a["rms_scaling"]),

@@ -117,10 +117,13 @@ def convert(model: Any, dtype: str) -> bytes:
     if dtype == "float16":
         conv.target_spec.supported_types = [tf.float16]
     if dtype == "int8":
-        shapes = [tuple(i.shape[1:]) for i in model.inputs]
+        # keyed by input name: a list is matched to the inputs in an order of the
+        # converter's choosing
+        shapes = {i.name: tuple(i.shape[1:]) for i in model.inputs}
         rng = np.random.default_rng(0)
         conv.representative_dataset = lambda: (
-            [rng.random((1, *s), dtype=np.float32) for s in shapes] for _ in range(16))
+            {k: rng.random((1, *s), dtype=np.float32) for k, s in shapes.items()}
+            for _ in range(16))
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
@@ -210,3 +213,55 @@ def verify(source: str, dtype: str = "int8",
             converted = analyse(frontends.load(path), [])
         rows += operator_rows(device, converted)
     return Verification(tuple(rows), result.notes)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One corpus model at one dtype: estimates, measurements, or why it could not run."""
+
+    name: str
+    dtype: str
+    arena_estimate: int | None = None  # from the spec/Keras graph, 64-bit host structures
+    arena_from_file: int | None = None  # from the converted .tflite, 64-bit host
+    arena_measured: int | None = None
+    flash_estimate: int | None = None
+    flash_measured: int | None = None
+    operators_match: bool | None = None
+    problem: str = ""
+
+    @staticmethod
+    def error(estimate: int | None, measured: int | None) -> float | None:
+        if estimate is None or not measured:
+            return None
+        return 100.0 * (estimate - measured) / measured
+
+
+def measure_case(name: str, graph: Any, dtype: str) -> CaseResult:
+    """Estimate `graph` at `dtype`, then convert and measure it; never raises for a model
+    the converter or TFLite Micro cannot handle (the reason is recorded instead)."""
+    from . import frontends
+    from .api import analyse
+    from .keras_build import build_keras
+
+    host = analyse(graph, [], dtype=dtype, pointer_bytes=8)
+    base = {"name": name, "dtype": dtype, "arena_estimate": host.model.arena_bytes,
+            "flash_estimate": host.model.flash_bytes}
+    try:
+        with quiet():
+            model = build_keras(graph)
+        data = convert(model, dtype)
+    except Exception as exc:
+        return CaseResult(**base, problem=f"the converter failed: {str(exc)[:120]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.tflite"
+        path.write_bytes(data)
+        file_graph = frontends.load(path)
+        from_file = analyse(file_graph, [], pointer_bytes=8)
+    same_ops = operator_rows(analyse(graph, [], dtype=dtype), from_file)[0].ok
+    base.update(flash_measured=len(data), arena_from_file=from_file.model.arena_bytes,
+                operators_match=same_ops)
+    try:
+        measured = measure_tflm(data)
+    except CnnauditError as exc:
+        return CaseResult(**base, problem=str(exc))
+    return CaseResult(**base, arena_measured=measured["total"])
