@@ -6,10 +6,12 @@ line (with the process's peak RSS), so run.py can time the whole process and rea
   tflm-probe MODEL BYTES  does the TFLite Micro interpreter allocate MODEL in BYTES of arena?
   tflm-record MODEL       one interpreter with a large arena; RecordingMicroAllocator's total
   peakmem MODEL [--trace] peak memory of one cnnaudit.audit(MODEL) (RSS, or tracemalloc)
+  coldsplit MODEL         a cold `cnnaudit check MODEL` split into its steps, timed
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -19,6 +21,14 @@ from typing import Any
 
 
 def _maxrss_kib() -> int:
+    """This process's peak RSS in KiB. VmHWM, not getrusage's ru_maxrss: Linux carries
+    ru_maxrss over execve, so a child of a large parent would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
@@ -105,6 +115,61 @@ def peakmem(path: str, trace: bool) -> None:
           params=report.model.params)
 
 
+def coldsplit(path: str) -> None:
+    """Where a cold `cnnaudit check PATH --board nano33 -f json` spends its time, step by
+    step, in one fresh process (the same steps the CLI takes, timed one by one)."""
+    import time
+
+    steps: list[tuple[str, float]] = []
+    t = time.perf_counter()
+
+    def mark(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        steps.append((name, now - t))
+        t = now
+
+    import typer
+    mark("import typer")
+    import rich.console  # noqa: F401
+    mark("import rich.console")
+    with contextlib.suppress(ImportError):  # typer >= 0.29: pydantic, at argument parsing
+        import typer._adapters  # noqa: F401
+    mark("typer._adapters (pydantic), imported when arguments are parsed")
+    import cnnaudit.cli
+    mark("import cnnaudit.cli (cnnaudit, api, ops, passes)")
+    from cnnaudit.render.json_out import render_json
+    from cnnaudit.render.table import render_check  # noqa: F401  (check imports both)
+    mark("import cnnaudit.render (json_out, table -> rich.table)")
+    import cnnaudit
+
+    boards = cnnaudit.load_boards()
+    mark("load_boards(): parse the 17 board YAML files")
+    suffix = Path(path).suffix
+    if suffix in (".keras", ".h5"):
+        import h5py  # noqa: F401
+
+        import cnnaudit.frontends.keras_file
+        mark("import the frontend: keras_file + h5py (numpy)")
+    elif suffix == ".tflite":
+        import tflite  # noqa: F401
+
+        import cnnaudit.frontends.tflite_file
+        mark("import the frontend: tflite_file + tflite (flatbuffers, numpy)")
+    else:
+        import cnnaudit.frontends.yaml_spec
+        mark("import the frontend: yaml_spec (+ yaml)")
+    from cnnaudit import frontends
+
+    graph = frontends.load(path)
+    mark("frontends.load(file): read the model into the graph IR")
+    report = cnnaudit.analyse(graph, [boards["nano33"]])
+    mark("analyse(): shapes, costs, lowering, arena plan, flash, verdicts")
+    text = render_json(report)
+    mark("render_json()")
+    _done(steps=steps, chars=len(text))
+
+
 def main(argv: list[str]) -> None:
     cmd, *args = argv
     if cmd == "keras-summary":
@@ -115,6 +180,8 @@ def main(argv: list[str]) -> None:
         tflm_probe(args[0], int(args[1]))
     elif cmd == "tflm-record":
         tflm_record(args[0])
+    elif cmd == "coldsplit":
+        coldsplit(args[0])
     elif cmd == "peakmem":
         peakmem(args[0], "--trace" in args[1:])
     else:

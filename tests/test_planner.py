@@ -26,13 +26,21 @@ def test_chain_reuses_memory_two_steps_apart():
     assert plan_size(bufs, offsets) == align(100) + align(50)
 
 
-def test_gap_between_buffers_is_used():
-    # big1 and big2 are live together; small fits nowhere lower than after both unless a
-    # gap opens: here big1 dies before small starts, so small takes offset 0.
+def test_equal_sizes_are_placed_latest_first_and_dead_space_reused():
+    # TFLM breaks size ties by placing the later-added buffer first: big2 gets offset 0,
+    # big1 sits above it; small (steps 2-3) only meets big2, so it reuses big1's bytes.
     bufs = [Buffer("big1", 64, 0, 1), Buffer("big2", 64, 0, 3), Buffer("small", 16, 2, 3)]
     offsets = greedy_plan(bufs)
-    assert offsets["big1"] == 0 and offsets["big2"] == 64
-    assert offsets["small"] == 0
+    assert offsets == {"big2": 0, "big1": 64, "small": 64}
+    assert plan_size(bufs, offsets) == 128
+
+
+def test_a_gap_below_a_later_buffer_is_used():
+    # long (steps 0-3) is placed first at 0; mid (1-2) above it; tiny (3-3) meets only
+    # long, whose top is 96: the gap that mid leaves after step 2 is reused.
+    bufs = [Buffer("long", 96, 0, 3), Buffer("mid", 64, 1, 2), Buffer("tiny", 32, 3, 3)]
+    offsets = greedy_plan(bufs)
+    assert offsets == {"long": 0, "mid": 96, "tiny": 96}
 
 
 def test_alignment_rounds_sizes_up():

@@ -1,8 +1,9 @@
 """Arena planners over plain (size, first_use, last_use) records.
 
 `greedy_plan` follows TensorFlow Lite Micro's GreedyMemoryPlanner: buffers are placed
-largest first, each at the lowest offset where it overlaps no already-placed buffer whose
-lifetime intersects its own. `linear_plan` stacks every buffer end to end: the baseline a
+largest first (by 16-byte aligned size; equal sizes in reverse order of addition, because
+TFLM fills its sort array from the tail and sorts it stably), each at the lowest offset
+where it overlaps no already-placed buffer whose lifetime intersects its own. `linear_plan` stacks every buffer end to end: the baseline a
 planner must beat. `verify_plan` checks no two live buffers overlap.
 """
 
@@ -35,9 +36,9 @@ def greedy_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[s
     """Offsets for every buffer, largest first, lowest gap that fits.
 
     >>> greedy_plan([Buffer("a", 32, 0, 1), Buffer("b", 16, 1, 2), Buffer("c", 32, 2, 3)])
-    {'a': 0, 'c': 0, 'b': 32}
+    {'c': 0, 'a': 0, 'b': 32}
     """
-    order = sorted(range(len(buffers)), key=lambda i: (-buffers[i].size, i))
+    order = sorted(range(len(buffers)), key=lambda i: (-align(buffers[i].size, alignment), -i))
     placed: list[tuple[int, int, Buffer]] = []  # (offset, end, buffer), sorted by offset
     offsets: dict[str, int] = {}
     for i in order:
