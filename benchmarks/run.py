@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import io
 import json
 import os
 import platform
@@ -147,13 +146,35 @@ def print_machine(m: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- cold start
 
 
+MINIMAL_TYPER_APP = """import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def check(model: str, board: str = "nano33") -> None:
+    print(model, board)
+
+
+@app.command()
+def other() -> None:
+    pass
+
+
+app()
+"""
+
+
 def cold_start(n: int) -> dict[str, Any]:
     section(f"Cold start: one fresh process per command, median of {n} (+1 warm-up)")
+    (CACHE / "minimal_typer_app.py").write_text(MINIMAL_TYPER_APP)
     cli = cnnaudit_cmd()
     c = CACHE
     cases: list[tuple[str, str, list[str], str]] = [
         ("python -c pass", "pass", [PY, "-c", "pass"], ""),
         ('python -c "import typer, rich"', "typer_rich", [PY, "-c", "import typer, rich"], ""),
+        ("minimal Typer app: 1 command, 1 str argument", "typer_app",
+         [PY, str(CACHE / "minimal_typer_app.py"), "check", "x"], ""),
         ("check spec_mnv1.yaml", "yaml", [*cli, "check", str(c / "spec_mnv1.yaml")], ""),
         ("check <one-liner fashion CNN>", "oneliner", [*cli, "check", ONE_LINER], ""),
         ("check mnv2_035_96.keras", "keras", [*cli, "check", str(c / "mnv2_035_96.keras")], ""),
@@ -168,7 +189,7 @@ def cold_start(n: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     rows = []
     for label, key, cmd, _ in cases:
-        is_check = cmd[-1] != "pass" and "import" not in cmd[-1]
+        is_check = "check" in cmd and key not in ("typer_app",)
         if is_check:
             cmd = [*cmd, "--board", BOARD, "-f", "json"]
         r = timed(cmd, n, ok=(0, 1) if is_check else (0,))
@@ -195,6 +216,36 @@ def cold_start_ratios(cold: dict[str, Any]) -> None:
                      ms(m - typer_rich)])
     print(table(rows, ["format", "median", "/ python -c pass", "/ import typer,rich",
                        "above typer+rich"]))
+    app = cold["typer_app"]["median"]
+    print(f"\n(a minimal Typer app with one str argument takes {ms(app)}: typer "
+          f"{metadata.version('typer')} parses arguments through pydantic)")
+
+
+def cold_split(n: int) -> dict[str, Any]:
+    section(f"Where a cold check spends its time (the CLI's steps timed one by one in a fresh "
+            f"process, median of {n})")
+    files = ("spec_mnv1.yaml", "mnv2_035_96.keras", "resnet50_224.keras",
+             "mnv1_025_96_int8.tflite", "mnv2_100_224_f32.tflite")
+    per: dict[str, dict[str, list[float]]] = {}
+    order: list[str] = []
+    for name in files:
+        per[name] = {}
+        for _ in range(n):
+            steps = bench_line(run([PY, WORKERS, "coldsplit", str(CACHE / name)]))["steps"]
+            for step, seconds in steps:
+                label = re.sub(r": (keras_file|tflite_file|yaml_spec).*", "", step)
+                if label not in order:
+                    order.append(label)
+                per[name].setdefault(label, []).append(seconds)
+    out = {name: {k: statistics.median(v) for k, v in steps.items()}
+           for name, steps in per.items()}
+    rows = [[label, *(ms(out[f][label]) if label in out[f] else "" for f in files)]
+            for label in order]
+    rows.append(["total (after the interpreter's own start)",
+                 *(ms(sum(out[f].values())) for f in files)])
+    short = ["spec yaml", "mnv2 .keras", "resnet50 .keras", "mnv1 int8", "mnv2 f32 .tflite"]
+    print(table(rows, ["step", *short]))
+    return out
 
 
 # --------------------------------------------------------------------------- API rate
@@ -475,20 +526,40 @@ def summary(res: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- profile
 
 
-def profile() -> None:
+def hotspots(prof: cProfile.Profile | str, root: str, limit: int = 22,
+             keep: tuple[str, ...] = ("/cnnaudit/",)) -> list[tuple[str, int, float, float]]:
+    """(function, calls, cumulative seconds, share of `root`'s cumulative time), largest
+    first, for the functions whose file matches `keep`."""
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    rows, total = [], None
+    for (file, line, func), (_cc, nc, _tt, ct, _callers) in stats.items():
+        if func == root and "/cnnaudit/" in file:
+            total = ct if total is None else max(total, ct)
+        if any(k in file for k in keep):
+            short = file.split("/cnnaudit/", 1)[-1] if "/cnnaudit/" in file else Path(file).name
+            rows.append((f"{short}:{line}({func})", nc, ct))
+    total = total or max(r[2] for r in rows)
+    rows.sort(key=lambda r: -r[2])
+    return [(f, n, ct, ct / total) for f, n, ct in rows[:limit]]
+
+
+def print_hotspots(title: str, rows: list[tuple[str, int, float, float]], per: int = 1
+                   ) -> None:
+    print(f"### {title}\n")
+    print(table([[f, f"{n:,}", f"{ct / per * 1e3:.2f} ms", f"{share:.0%}"]
+                 for f, n, ct, share in rows],
+                ["function", "calls", "cumulative per audit", "share"]))
+    print()
+
+
+def profile() -> dict[str, Any]:
     import cnnaudit
 
-    section("Profiles (cProfile; times are inflated by the profiler, shares are what count)")
+    section("Profiles (cProfile: absolute times are inflated by the profiler; the shares are "
+            "what count)")
     nano = [cnnaudit.load_boards()[BOARD]]
     spec = models.mobilenet_v1_spec()
-
-    def show(title: str, prof: cProfile.Profile | str, limit: int = 18) -> None:
-        print(f"### {title}\n")
-        buf = io.StringIO()
-        stats = pstats.Stats(prof, stream=buf)
-        stats.sort_stats("cumulative").print_stats(limit)
-        text = buf.getvalue()
-        print(text[text.find("   ncalls"):].rstrip() + "\n")
+    out: dict[str, Any] = {}
 
     cnnaudit.audit(spec, nano)
     prof = cProfile.Profile()
@@ -496,19 +567,29 @@ def profile() -> None:
     for _ in range(200):
         cnnaudit.audit(spec, nano)
     prof.disable()
-    show("200 x audit(spec dict, [Board])", prof, 30)
+    out["api"] = hotspots(prof, "audit", 30)
+    print_hotspots("audit(spec dict, [Board]) x 200, MobileNetV1 spec", out["api"], per=200)
 
-    prof = cProfile.Profile()
-    prof.enable()
-    cnnaudit.audit(str(CACHE / "resnet50_224.keras"), nano)
-    prof.disable()
-    show("audit('resnet50_224.keras', [Board])", prof)
+    big = {"resnet50_224.keras": ("/cnnaudit/", "zipfile.py", "h5py/_hl/group.py"),
+           "mnv2_035_96.keras": ("/cnnaudit/", "zipfile.py", "h5py/_hl/group.py"),
+           "mnv2_100_224_f32.tflite": ("/cnnaudit/",)}
+    for name, keep in big.items():
+        prof = cProfile.Profile()
+        prof.enable()
+        cnnaudit.audit(str(CACHE / name), nano)
+        prof.disable()
+        out[name] = hotspots(prof, "audit", 14, keep)
+        print_hotspots(f"audit('{name}', [Board]), imports done", out[name])
 
-    out = CACHE / "tmp-cold.prof"
-    run([PY, "-m", "cProfile", "-o", str(out), "-m", "cnnaudit", "check",
+    cold = CACHE / "tmp-cold.prof"
+    run([PY, "-m", "cProfile", "-o", str(cold), "-m", "cnnaudit", "check",
          str(CACHE / "spec_mnv1.yaml"), "--board", BOARD, "-f", "json"], ok=(0, 1))
-    show("cold start: python -m cnnaudit check spec_mnv1.yaml --board nano33 -f json",
-         str(out), 30)
+    out["cold"] = hotspots(str(cold), "<module>", 16,
+                           ("/cnnaudit/", "yaml/__init__.py", "typer/_adapters.py",
+                            "typer/_coercion.py", "typer/main.py"))
+    print_hotspots("cold: python -m cnnaudit check spec_mnv1.yaml --board nano33 -f json "
+                   "(share of the whole run of cnnaudit/__main__.py)", out["cold"])
+    return out
 
 
 # --------------------------------------------------------------------------- main
@@ -542,6 +623,7 @@ def main(argv: list[str] | None = None) -> None:
 
     res["cold"] = cold_start(args.runs)
     cold_start_ratios(res["cold"])
+    res["cold_split"] = cold_split(max(3, args.runs // 2))
     res["api"] = api_rate(args.seconds)
     res["files"] = file_audits(args.runs)
     if not args.skip_usual:
@@ -556,7 +638,7 @@ def main(argv: list[str] | None = None) -> None:
     load = res["machine"]["loadavg_end"]
     print(f"\nLoad average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.profile:
-        profile()
+        res["profile"] = profile()
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, default=str))
         print(f"\nwrote {args.json}")

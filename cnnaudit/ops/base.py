@@ -61,6 +61,7 @@ class Lowered:
     weights: tuple[Weight, ...] = ()  # constant inputs after the data input, in order
     activation: str = "NONE"  # fused activation (RELU, RELU6)
     shape_operands: int = 0  # int32 constant shape/axis/padding inputs (flatbuffer bytes)
+    merged: int = 1  # layers the converter merged into it (folded BN, fused ReLU): names
 
 
 # Activations the converter fuses into the operator before them, by TFLite name.

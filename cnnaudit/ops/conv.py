@@ -48,6 +48,12 @@ def _bias(attrs: Mapping[str, Any], n: int) -> list[Weight]:
     return [Weight("bias", (n,), channel_axis_size=n)] if attrs["use_bias"] else []
 
 
+def _tflite_bias(n: int) -> Weight:
+    """TFLite convolutions always carry a bias: the converter adds zeros when the layer has
+    none (seen for depthwise and pointwise halves of separable convolutions)."""
+    return Weight("bias", (n,), channel_axis_size=n)
+
+
 def _in_2d(rank: int, shape: Shape, attrs: Mapping[str, Any], output: Shape,
            main: Lowered) -> list[Lowered]:
     """A 1-D layer runs as its 2-D TFLite op on (1, length, channels), between RESHAPEs
@@ -130,7 +136,7 @@ class _Conv(Op):
         cin, f = inputs[0][-1], attrs["filters"]
         kernel = Weight("kernel", (f, *_kernel_hw(attrs), cin // attrs["groups"]),
                         channel_axis_size=f)
-        main = Lowered("CONV_2D", output, (kernel, *_bias(attrs, f)))
+        main = Lowered("CONV_2D", output, (kernel, _tflite_bias(f)))
         return _in_2d(cls.rank, inputs[0], attrs, output, main)
 
 
@@ -189,7 +195,7 @@ class _Depthwise(Op):
               output: Shape) -> list[Lowered]:
         n = inputs[0][-1] * attrs["depth_multiplier"]
         kernel = Weight("kernel", (1, *_kernel_hw(attrs), n), channel_axis_size=n)
-        main = Lowered("DEPTHWISE_CONV_2D", output, (kernel, *_bias(attrs, n)))
+        main = Lowered("DEPTHWISE_CONV_2D", output, (kernel, _tflite_bias(n)))
         return _in_2d(cls.rank, inputs[0], attrs, output, main)
 
 
@@ -249,9 +255,10 @@ class _Separable(Op):
               output: Shape) -> list[Lowered]:
         mid, f = inputs[0][-1] * attrs["depth_multiplier"], attrs["filters"]
         depthwise = Lowered("DEPTHWISE_CONV_2D", (*output[:-1], mid), (
-            Weight("kernel", (1, *_kernel_hw(attrs), mid), channel_axis_size=mid),))
+            Weight("kernel", (1, *_kernel_hw(attrs), mid), channel_axis_size=mid),
+            _tflite_bias(mid)))
         pointwise = Lowered("CONV_2D", output, (
-            Weight("kernel", (f, 1, 1, mid), channel_axis_size=f), *_bias(attrs, f)))
+            Weight("kernel", (f, 1, 1, mid), channel_axis_size=f), _tflite_bias(f)))
         if cls.rank == 2:
             return [depthwise, *with_activation(pointwise, attrs["activation"])]
         length = inputs[0][0]
@@ -352,7 +359,7 @@ class _Transpose(Op):
               output: Shape) -> list[Lowered]:
         f = attrs["filters"]
         kernel = Weight("kernel", (f, *_kernel_hw(attrs), inputs[0][-1]), channel_axis_size=f)
-        main = Lowered("TRANSPOSE_CONV", output, (kernel, *_bias(attrs, f)), shape_operands=1)
+        main = Lowered("TRANSPOSE_CONV", output, (kernel, _tflite_bias(f)), shape_operands=1)
         return _in_2d(cls.rank, inputs[0], {**attrs, "padding": "same"}, output, main)
 
 

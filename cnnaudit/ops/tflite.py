@@ -69,6 +69,7 @@ class TfliteOp(Op):
         Arg("fused_activation", str, "NONE"),
         Arg("quantization", str, ""),
         Arg("dynamic", bool, False),  # an output's shape signature has a -1 beyond batch
+        Arg("merged", int, 1),  # layers merged into it by the converter (lowered graphs)
     )
     min_inputs = 0
     max_inputs = None

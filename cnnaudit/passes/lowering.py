@@ -138,8 +138,10 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
 
 
 def _replace(step: Lowered, **changes: object) -> Lowered:
+    """A copy of `step` with `changes`; it has absorbed one more layer."""
     values = {"builtin": step.builtin, "shape": step.shape, "weights": step.weights,
-              "activation": step.activation, "shape_operands": step.shape_operands}
+              "activation": step.activation, "shape_operands": step.shape_operands,
+              "merged": step.merged + 1}
     values.update(changes)
     return Lowered(**values)  # type: ignore[arg-type]
 
@@ -202,6 +204,7 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                                      and step.weights[0].channel_axis_size > 1 else
                                      "per-tensor" if dtype.quantized and step.weights else ""),
                     "dynamic": False,
+                    "merged": step.merged,
                 },
                 inputs=tuple(dict.fromkeys([*current, *extra])),
                 outputs=(name,),

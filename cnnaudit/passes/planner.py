@@ -3,8 +3,9 @@
 `greedy_plan` follows TensorFlow Lite Micro's GreedyMemoryPlanner: buffers are placed
 largest first (by 16-byte aligned size; equal sizes in reverse order of addition, because
 TFLM fills its sort array from the tail and sorts it stably), each at the lowest offset
-where it overlaps no already-placed buffer whose lifetime intersects its own. `linear_plan` stacks every buffer end to end: the baseline a
-planner must beat. `verify_plan` checks no two live buffers overlap.
+where it overlaps no already-placed buffer whose lifetime intersects its own.
+`linear_plan` stacks every buffer end to end: the baseline a planner must beat.
+`verify_plan` checks no two live buffers overlap.
 """
 
 from __future__ import annotations
