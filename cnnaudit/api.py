@@ -67,7 +67,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device = lower(graph, shapes, dt)
         device_shapes = infer_shapes(device)
         device_costs = layer_costs(device, device_shapes)
-    memory = plan_memory(device, device_shapes, device_costs, dt, pointer_bytes)
+    memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
     layers = tuple(
         LayerReport(

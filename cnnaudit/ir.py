@@ -58,6 +58,7 @@ class Graph:
     tensor_dtypes: Mapping[str, str] = field(default_factory=dict)  # when the file says
     file_size: int | None = None  # bytes of the model file, when it is what gets flashed
     dtype: str | None = None  # the deployment dtype, when the file fixes it (.tflite)
+    tensor_count: int | None = None  # tensors in the file (constants too), when known
 
     def producers(self) -> dict[str, Node]:
         return {t: n for n in self.nodes for t in n.outputs}

@@ -168,6 +168,7 @@ class _Reader:
             tensor_dtypes=dtypes,
             file_size=self.size,
             dtype=_model_dtype(nodes),
+            tensor_count=len(tensors),
         )
 
     def _opcodes(self) -> list[tuple[str, int]]:

@@ -1,81 +1,129 @@
-"""Activation memory: tensor lifetimes over the graph, planned like TensorFlow Lite Micro.
+"""The TensorFlow Lite Micro tensor arena of a TFLite-level graph, as the allocator builds it.
 
-The arena is the planned activations plus the interpreter's persistent allocations. This
-pass owns both; refining them (lowering to TFLite ops, exact runtime structure sizes) is a
-change inside this module.
+Arena = head (activation buffers and kernel scratch, placed by the greedy planner) + tail
+(persistent runtime structures, allocated downward from the arena's end, each aligned
+down to its own alignment). The smallest arena that works is the largest of three
+moments: the final state, the planning step (the planner's bookkeeping sits in the head)
+and each kernel's Prepare (temporary tensor copies sit in the head).
+
+Facts (tflite-micro 90b983c2, 2026-08-20): micro_allocator.cc, micro_allocation_info.cc,
+greedy_memory_planner.cc, kernels/*; struct sizes traced in 64-bit builds and from the
+struct layouts for 32-bit (ILP32, ARM EABI). Reference kernels (no CMSIS-NN scratch).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import ops
 from ..dtypes import ELEMENT_BYTES, DType
-from ..ir import Graph, Shape
+from ..ir import Graph, Node, Shape
 from ..ops.base import CostClass
-from .cost import LayerCost
-from .planner import Buffer, greedy_plan, live_bytes, plan_size, verify_plan
+from .planner import ALIGNMENT, Buffer, align, greedy_plan, live_bytes, plan_size, verify_plan
 
-# Persistent arena estimate for a 32-bit device. These are the runtime structures
-# TFLite Micro allocates at the arena's tail (docs/memory_management.md in tflite-micro):
-# a TfLiteEvalTensor per tensor (data pointer, dims pointer, type: 12 bytes on 32-bit),
-# a node-and-registration record per operator, and for quantized convolutions two int32
-# arrays per output channel (multiplier and shift). The per-op figure is an estimate
-# until the lowering/TFLM-calibration work replaces it with the measured layout.
-EVAL_TENSOR_BYTES = 12
-NODE_BYTES = 64
-PER_CHANNEL_BYTES = 8
+
+@dataclass(frozen=True)
+class Runtime:
+    """Sizes of TFLite Micro's runtime structures for one build (pointer width, options)."""
+
+    name: str
+    pointer: int
+    allocator_objects: tuple[tuple[int, int], ...]  # (size, alignment) at interpreter start
+    subgraph_allocation: int
+    eval_tensor: int  # TfLiteEvalTensor, one per tensor (constants included)
+    node: int  # TfLiteNode + registration pointer, one per operator
+    tflite_tensor: int  # a full TfLiteTensor (graph inputs/outputs; temporaries in Prepare)
+    affine_quantization: int
+    scratch_request: int
+    allocation_info: int
+    scratch_handle: int
+    compression: bool = False  # built with USE_TFLM_COMPRESSION (bigger OpData)
+    params_override: dict[str, int] = field(default_factory=dict)
+
+
+# A microcontroller build: 32-bit pointers, the plain MicroAllocator.
+DEVICE = Runtime("32-bit device", 4, ((36, 4), (44, 4), (36, 4), (8, 4)), 8, 12, 32, 40, 12,
+                 12, 24, 4)
+# The `tflite-micro` Python wheel on a 64-bit host (RecordingMicroAllocator, compression on):
+# what `cnnaudit verify` measures.
+HOST = Runtime("64-bit tflite-micro wheel", 8, ((104, 8), (72, 8), (272, 8), (16, 8)), 24, 24,
+               64, 64, 24, 16, 32, 8, compression=True,
+               params_override={"FULLY_CONNECTED": 32, "MEAN": 4})
+RUNTIMES = {4: DEVICE, 8: HOST}
+
+PLANNER_BYTES_PER_BUFFER = 40  # GreedyMemoryPlanner::per_buffer_size(): ints only
+REQUEST_SLACK = 12  # the allocator reserves room for 12 more scratch requests per op
+
+# Builtin option structs (TfLite*Params), parsed per operator; ints only, alignment 4.
+PARAMS = {"CONV_2D": 28, "DEPTHWISE_CONV_2D": 28, "MAX_POOL_2D": 40, "AVERAGE_POOL_2D": 40,
+          "FULLY_CONNECTED": 16, "SOFTMAX": 4, "RESHAPE": 36, "SHAPE": 4, "STRIDED_SLICE": 24,
+          "PACK": 8, "ADD": 8, "MUL": 8, "SUB": 8, "CONCATENATION": 8, "MEAN": 1, "SUM": 1,
+          "REDUCE_MAX": 1, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "SQUEEZE": 36,
+          "TRANSPOSE_CONV": 28, "LEAKY_RELU": 4, "DIV": 4}
+# Kernel OpData allocated in Init, 16-byte aligned: (64-bit, 32-bit).
+OPDATA = {"CONV_2D": (72, 56), "DEPTHWISE_CONV_2D": (72, 56), "FULLY_CONNECTED": (64, 48),
+          "MAX_POOL_2D": (32, 32), "AVERAGE_POOL_2D": (32, 32), "SOFTMAX": (80, 64),
+          "STRIDED_SLICE": (84, 84), "ADD": (60, 60), "CONCATENATION": (40, 24),
+          "MEAN": (44, 44), "SUM": (44, 44), "REDUCE_MAX": (44, 44), "LOGISTIC": (16, 16),
+          "QUANTIZE": (16, 16), "DEQUANTIZE": (16, 16), "MUL": (40, 40),
+          "LEAKY_RELU": (24, 24), "HARD_SWISH": (20, 20), "PAD": (56, 56),
+          "TRANSPOSE_CONV": (88, 76)}
+COMPRESSION_EXTRA = {"CONV_2D": 8, "DEPTHWISE_CONV_2D": 8, "FULLY_CONNECTED": 8,
+                     "CONCATENATION": 32, "TRANSPOSE_CONV": 8}
+QUANTIZED = ("int8", "uint8", "int16", "int32", "int4")
 
 
 @dataclass(frozen=True)
 class MemoryPlan:
     buffers: tuple[Buffer, ...]
     offsets: dict[str, int]
-    activations_bytes: int  # planned (non-persistent) part of the arena
+    activations_bytes: int  # planned head: activations and kernel scratch
     lower_bound_bytes: int  # most bytes live at any one step: no planner can do better
-    persistent_bytes: int
+    persistent_bytes: int  # the tail
+    arena_bytes: int  # the smallest arena that works (max over the allocator's phases)
     peak_step: int
     peak_node: str
     live_at_peak: tuple[str, ...]
     live_by_step: tuple[int, ...]
-
-    @property
-    def arena_bytes(self) -> int:
-        return self.activations_bytes + self.persistent_bytes
+    runtime: str = DEVICE.name
 
 
 def plan_memory(
-    graph: Graph, shapes: dict[str, Shape], costs: dict[str, LayerCost], dtype: DType,
-    pointer_bytes: int = 4,
+    graph: Graph, shapes: dict[str, Shape], dtype: DType, pointer_bytes: int = 4,
 ) -> MemoryPlan:
-    """Plan the arena; `pointer_bytes` is the target's (4 on a microcontroller, 8 for the
-    TFLite Micro interpreter on a 64-bit host, which `verify` compares against)."""
+    """Plan the arena for a TFLite-level graph; `pointer_bytes` picks the runtime (4: a
+    microcontroller; 8: the tflite-micro interpreter on a 64-bit host, for `verify`)."""
+    runtime = RUNTIMES[pointer_bytes]
     buffers = _buffers(graph, shapes, dtype)
-    offsets = greedy_plan(buffers)
-    verify_plan(buffers, offsets)
+    scratch = _scratch(graph, shapes, dtype)
+    planned = buffers + scratch
+    offsets = greedy_plan(planned)
+    verify_plan(planned, offsets)
+    head = plan_size(planned, offsets)
     steps = len(graph.nodes)
-    live = live_bytes(buffers, steps)
+    live = live_bytes(planned, steps)
     peak_step = max(range(steps), key=lambda s: live[s]) if steps else 0
+    tail, arena = _arena(graph, shapes, dtype, runtime, head, len(planned), len(scratch))
     return MemoryPlan(
         buffers=tuple(buffers),
         offsets=offsets,
-        activations_bytes=plan_size(buffers, offsets),
+        activations_bytes=head,
         lower_bound_bytes=max(live, default=0),
-        persistent_bytes=_persistent(graph, costs, dtype, pointer_bytes),
+        persistent_bytes=tail,
+        arena_bytes=arena,
         peak_step=peak_step,
         peak_node=graph.nodes[peak_step].name if steps else "",
         live_at_peak=tuple(b.name for b in buffers if b.first <= peak_step <= b.last),
         live_by_step=tuple(live),
+        runtime=runtime.name,
     )
 
 
 def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffer]:
-    """One buffer per tensor that needs arena memory, with its lifetime in steps.
-
-    Identity ops (dropout) do not exist after conversion: their output is their input.
-    Graph inputs are live from the first step, graph outputs until the last.
-    """
+    """One buffer per non-constant tensor, in tensor order, with TFLM's lifetimes: graph
+    inputs from step 0, an operator's outputs from its step, every tensor until the last
+    step that reads it, graph outputs until the end. Identity ops share their input."""
     root: dict[str, str] = {}
     first: dict[str, int] = {}
     last: dict[str, int] = {}
@@ -90,10 +138,11 @@ def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
         for t in node.outputs:
             root[t] = t
             first[t] = 0 if cost_class is CostClass.INPUT else step
-            last.setdefault(t, first[t])
+            last[t] = max(last.get(t, first[t]), first[t])
     for t in graph.outputs:
         last[root[t]] = end
-    return [Buffer(t, tensor_bytes(graph, shapes, t, dtype), first[t], last[t]) for t in first]
+    return [Buffer(t, tensor_bytes(graph, shapes, t, dtype), first[t], last[t]) for t in first
+            if tensor_bytes(graph, shapes, t, dtype)]
 
 
 def tensor_bytes(graph: Graph, shapes: dict[str, Shape], tensor: str, dtype: DType) -> int:
@@ -104,19 +153,126 @@ def tensor_bytes(graph: Graph, shapes: dict[str, Shape], tensor: str, dtype: DTy
     return math.ceil(math.prod(shapes[tensor]) * per)
 
 
-def _persistent(graph: Graph, costs: dict[str, LayerCost], dtype: DType,
-                pointer_bytes: int) -> int:
-    scale = pointer_bytes / 4
-    eval_tensor, node_bytes = EVAL_TENSOR_BYTES * scale, NODE_BYTES * scale
-    total = 0.0
-    for node in graph.nodes:
-        cost_class = ops.get(node.op).node_cost_class(node.attrs)
-        if cost_class in (CostClass.INPUT, CostClass.IDENTITY):
-            total += eval_tensor if cost_class is CostClass.INPUT else 0
+def _quantized(graph: Graph, tensor: str, dtype: DType) -> bool:
+    declared = graph.tensor_dtypes.get(tensor)
+    return declared in QUANTIZED if declared else dtype.quantized
+
+
+def _scratch(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffer]:
+    """Scratch the reference kernels request in Prepare, live during their own step:
+    MEAN/SUM keep an int32 accumulator for int8 and, like REDUCE_MAX, index arrays; an int8
+    TRANSPOSE_CONV accumulates its whole output in int32."""
+    out = []
+    for step, node in enumerate(graph.nodes):
+        builtin = node.attrs.get("builtin") if node.op == "tflite" else None
+        if builtin == "TRANSPOSE_CONV" and node.inputs and \
+                _quantized(graph, node.inputs[0], dtype):
+            size = 4 * math.prod(shapes[node.outputs[0]])
+            out.append(Buffer(f"{node.name}/scratch0", size, step, step))
             continue
-        weights = costs[node.name].weights
-        total += node_bytes + eval_tensor * (len(node.outputs) + len(weights))
-        if dtype.quantized and cost_class in (CostClass.CONV, CostClass.DEPTHWISE):
-            channels = max((w.channel_axis_size for w in weights), default=0)
-            total += PER_CHANNEL_BYTES * channels
-    return int(total)
+        if builtin not in ("MEAN", "SUM", "REDUCE_MAX") or not node.inputs:
+            continue
+        rank = len(shapes[node.inputs[0]]) + 1  # the file's shapes carry the batch
+        axes = next((math.prod(c[1]) for c in node.attrs["constants"] if c[0] == 1), 1)
+        sizes = []
+        if builtin != "REDUCE_MAX" and _quantized(graph, node.inputs[0], dtype):
+            sizes.append(4 * math.prod(shapes[node.outputs[0]]))
+        sizes += [4 * rank, 4 * axes]
+        out += [Buffer(f"{node.name}/scratch{i}", s, step, step) for i, s in enumerate(sizes)]
+    return out
+
+
+class _Tail:
+    """The tail, growing down from the arena's end: each allocation aligned down."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def alloc(self, size: int, alignment: int) -> None:
+        self.used = align(self.used + size, alignment)
+
+
+def _per_channel(node: Node) -> int:
+    """Channels of the per-channel multiplier/shift arrays a kernel allocates in Prepare:
+    always for CONV_2D and DEPTHWISE_CONV_2D, for FULLY_CONNECTED when per-channel."""
+    builtin = node.attrs["builtin"]
+    kernel = next((c for c in node.attrs["constants"] if c[0] == 1), None)
+    if builtin in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV") and kernel is not None:
+        return kernel[1][-1] if builtin == "DEPTHWISE_CONV_2D" else kernel[1][0]
+    if builtin == "FULLY_CONNECTED" and kernel is not None and kernel[5] > 1 and kernel[4]:
+        return kernel[5]
+    return 0
+
+
+def _arena(graph: Graph, shapes: dict[str, Shape], dtype: DType, runtime: Runtime,
+           head: int, n_buffers: int, n_scratch: int) -> tuple[int, int]:
+    """(tail bytes, smallest working arena) by replaying the allocator's steps."""
+    operators = [n for n in graph.nodes if n.op == "tflite"]
+    n_tensors = graph.tensor_count if graph.tensor_count is not None else (
+        len(graph.inputs) + sum(len(n.outputs) + len(n.attrs["constants"]) for n in operators))
+    ptr = runtime.pointer
+    tail = _Tail()
+    for size, alignment in runtime.allocator_objects:
+        tail.alloc(size, alignment)
+    tail.alloc(runtime.subgraph_allocation, ptr)
+    tail.alloc(runtime.eval_tensor * n_tensors, ptr)
+    tail.alloc(runtime.node * len(operators), ptr)
+    for node in operators:
+        builtin = node.attrs["builtin"]
+        if builtin in PARAMS:
+            tail.alloc(runtime.params_override.get(builtin, PARAMS[builtin]), 4)
+    for node in operators:
+        builtin = node.attrs["builtin"]
+        if builtin in OPDATA:
+            extra = COMPRESSION_EXTRA.get(builtin, 0) if runtime.compression else 0
+            tail.alloc(OPDATA[builtin][0 if ptr == 8 else 1] + extra, ALIGNMENT)
+    prepare_peak = 0
+    requests = 0
+    for node in operators:
+        channels = _per_channel(node)
+        if channels:
+            tail.alloc(4 * channels, ALIGNMENT)
+            tail.alloc(4 * channels, ALIGNMENT)
+        requests += _scratch_count(node)
+        temporaries = _temporaries(graph, node, dtype, runtime)
+        prepare_peak = max(prepare_peak, runtime.scratch_request * (requests + REQUEST_SLACK)
+                           + temporaries + tail.used)
+    if n_scratch:
+        tail.alloc(runtime.scratch_handle * n_scratch, ptr)
+    planning = align(align(runtime.scratch_request * (n_scratch + REQUEST_SLACK), 8) + ptr
+                     + runtime.allocation_info * (n_tensors + n_scratch), ALIGNMENT) \
+        + PLANNER_BYTES_PER_BUFFER * n_buffers + tail.used
+    for group in (graph.inputs, graph.outputs):
+        tail.alloc(ptr * len(group), ALIGNMENT)
+        for t in group:
+            tail.alloc(runtime.tflite_tensor, ptr)
+            if _quantized(graph, t, dtype):
+                tail.alloc(runtime.affine_quantization, ptr)
+                tail.alloc(4 + 4, 4)  # zero points: a TfLiteIntArray of one
+    return tail.used, max(head + tail.used, planning, prepare_peak)
+
+
+def _scratch_count(node: Node) -> int:
+    builtin = node.attrs["builtin"]
+    if builtin in ("MEAN", "SUM"):
+        return 3
+    return 2 if builtin == "REDUCE_MAX" else 1 if builtin == "TRANSPOSE_CONV" else 0
+
+
+def _temporaries(graph: Graph, node: Node, dtype: DType, runtime: Runtime) -> int:
+    """Head bytes of the temporary TfLiteTensors a kernel's Prepare asks for (convolutions
+    ask for input, filter and output twice, and for the bias)."""
+
+    def one(quantized: bool, scales: int) -> int:
+        size = align(runtime.tflite_tensor, 8)
+        if quantized:
+            size += align(runtime.affine_quantization, 8) + align(4 + 4 * max(scales, 1), 8)
+        return size
+
+    data = [one(_quantized(graph, t, dtype), 1) for t in (*node.inputs, *node.outputs)]
+    consts = [(c[0], one(c[4] > 0, c[5])) for c in node.attrs["constants"]]
+    total = sum(data) + sum(size for _, size in consts)
+    if node.attrs["builtin"] in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        total += sum(data) + sum(size for pos, size in consts if pos != 2)
+    return total
+
