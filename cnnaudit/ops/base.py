@@ -66,6 +66,8 @@ class Lowered:
 
 # Activations the converter fuses into the operator before them, by TFLite name.
 FUSED_ACTIVATIONS = {"relu": "RELU", "relu6": "RELU6"}
+# Operators with a bias that absorbs a constant added after them.
+ABSORBS_OFFSET = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
 def activation_steps(activation: str, shape: Shape) -> list[Lowered]:
@@ -93,6 +95,10 @@ def with_activation(main: Lowered, activation: str) -> list[Lowered]:
     if activation in FUSED_ACTIVATIONS:
         return [Lowered(main.builtin, main.shape, main.weights, FUSED_ACTIVATIONS[activation],
                         main.shape_operands)]
+    if activation == "hard_sigmoid" and main.builtin in ABSORBS_OFFSET:
+        # relu6(x + 3) / 6: the +3 folds into the bias, the ReLU6 fuses, a MUL remains
+        return [Lowered(main.builtin, main.shape, main.weights, "RELU6", main.shape_operands,
+                        main.merged + 1), Lowered("MUL", main.shape, (Weight("vector", ()),))]
     return [main, *activation_steps(activation, main.shape)]
 
 

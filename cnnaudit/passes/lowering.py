@@ -131,6 +131,12 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 and node.attrs.get("activation") in FUSED_ACTIVATIONS:
             src.steps[-1] = _replace(last, activation=chain.steps[0].builtin)
             chain.steps = []
+        elif node.op == "flatten" and len(chain.consumers) == 1 and \
+                chains.get(chain.consumers[0]) is not None and \
+                chains[chain.consumers[0]].node.op == "dense" and \
+                all(d == 1 for d in shapes[node.inputs[0]][:-1]):
+            # (1, 1, C) -> (C,) before a dense layer: FULLY_CONNECTED reads it as it is
+            chain.steps = []
         elif node.op == "rescaling" and len(chain.consumers) == 1 and \
                 chains.get(chain.consumers[0]) is not None and \
                 chains[chain.consumers[0]].node.op in FOLDS_RESCALING:
