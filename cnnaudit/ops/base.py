@@ -94,7 +94,7 @@ def with_activation(main: Lowered, activation: str) -> list[Lowered]:
     """An operator with its `activation:` argument: fused when TFLite can, else appended."""
     if activation in FUSED_ACTIVATIONS:
         return [Lowered(main.builtin, main.shape, main.weights, FUSED_ACTIVATIONS[activation],
-                        main.shape_operands)]
+                        main.shape_operands, main.merged + 1)]
     if activation == "hard_sigmoid" and main.builtin in ABSORBS_OFFSET:
         # relu6(x + 3) / 6: the +3 folds into the bias, the ReLU6 fuses, a MUL remains
         return [Lowered(main.builtin, main.shape, main.weights, "RELU6", main.shape_operands,

@@ -20,15 +20,15 @@ from .cost import LayerCost
 # buffer index, quantization table) and per operator (opcode, input/output vectors,
 # options), an extra quantization table per int8 tensor, and the tensor names.
 FILE_BASE_BYTES = 705
-TENSOR_BYTES = 97
-OPERATOR_BYTES = 27
+TENSOR_BYTES = 94
+OPERATOR_BYTES = 20
 QUANTIZED_TENSOR_BYTES = 30
 # Converter tensor names are "model/layer/TfOp" joined by ";" for every TensorFlow op folded
 # into an operator: the layer's name plus about NAME_EXTRA_BYTES, and NAME_MERGED_BYTES
 # more for each further layer folded in (batch norm, activation). A folded operator's
 # weights carry the long name too.
-NAME_EXTRA_BYTES = 24
-NAME_MERGED_BYTES = 80
+NAME_EXTRA_BYTES = 16
+NAME_MERGED_BYTES = 70
 
 
 @dataclass(frozen=True)

@@ -120,10 +120,11 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
         last = src.steps[-1] if src else None
         if node.op == "batch_norm" and last and last.builtin in FOLDS_BATCH_NORM \
                 and last.activation == "NONE":
-            if not any(w.role == "bias" for w in last.weights):
+            weights = last.weights
+            if not any(w.role == "bias" for w in weights):
                 n = last.shape[-1]
-                src.steps[-1] = _replace(last, weights=(
-                    *last.weights, Weight("bias", (n,), channel_axis_size=n)))
+                weights = (*weights, Weight("bias", (n,), channel_axis_size=n))
+            src.steps[-1] = _replace(last, weights=weights)
             chain.steps = []
         elif chain.steps and len(chain.steps) == 1 and last and last.activation == "NONE" \
                 and last.builtin in FUSES_ACTIVATION \
