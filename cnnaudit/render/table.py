@@ -38,8 +38,10 @@ def summary_table(report: Report) -> Table:
     table.add_row("params", _num(m.params),
                   f"{_num(m.trainable_params)} trainable")
     table.add_row("MACs", _num(m.macs), f"{_num(2 * m.macs)} FLOPs")
+    by_dtype = "  ".join(f"{k} {kib(v)}" for k, v in m.weights_bytes_by_dtype.items())
     table.add_row("weights", kib(m.weights_bytes),
-                  "  ".join(f"{k} {kib(v)}" for k, v in m.weights_bytes_by_dtype.items()))
+                  f"as stored; layer weights at {by_dtype}" if len(m.weights_bytes_by_dtype) > 1
+                  else "as stored in the file")
     parts = "  ".join(f"{k} {kib(v)}" for k, v in m.flash_breakdown.items())
     table.add_row("flash (model)", kib(m.flash_bytes),
                   ("file size: " if m.flash_exact else ".tflite estimate: ") + parts)
