@@ -360,14 +360,20 @@ def peak_memory(keras_rss: dict[str, int], tflm_rss: dict[str, int]) -> dict[str
         out[name] = {"file_bytes": size, "nodes": rss["nodes"],
                      "maxrss_kib": rss["maxrss_kib"],
                      "audit_rss_kib": rss["maxrss_kib"] - rss["rss_before_audit_kib"],
+                     "anon_added_kib": rss.get("anon_added_kib"),
                      "tracemalloc_peak": trace["tracemalloc_peak_bytes"],
                      "usual_maxrss_kib": usual}
+        anon = rss.get("anon_added_kib")
         rows.append([name, mib(size), rss["nodes"], mib(rss["maxrss_kib"] * 1024),
-                     mib(out[name]["audit_rss_kib"] * 1024), mib(trace["tracemalloc_peak_bytes"]),
-                     mib(usual * 1024) if usual else "-"])
-    print(table(rows, ["file", "size", "layers", "peak RSS", "RSS added by audit",
-                       "tracemalloc peak", "usual way peak RSS"]))
-    print("(usual way: Keras load_model + summary for .keras, TFLM interpreter for .tflite)")
+                     mib(out[name]["audit_rss_kib"] * 1024),
+                     "-" if anon is None else mib(anon * 1024),
+                     mib(trace["tracemalloc_peak_bytes"]), mib(usual * 1024) if usual else "-"])
+    print(table(rows, ["file", "size", "layers", "peak RSS", "peak RSS added by audit",
+                       "heap kept after", "tracemalloc peak", "usual way peak RSS"]))
+    print("(peak RSS counts the file pages the kernel maps in while a .tflite is memory-mapped;"
+          "\n they are page cache, released when the map closes. 'heap kept after' is RssAnon"
+          "\n after the audit minus before; tracemalloc peak is the Python heap's peak.\n"
+          " Usual way: Keras load_model + summary for .keras, TFLM interpreter for .tflite.)")
     return out
 
 

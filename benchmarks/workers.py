@@ -32,6 +32,15 @@ def _maxrss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
+def _rss_anon_kib() -> int | None:
+    """Anonymous (heap) resident memory now, KiB: excludes file pages mapped by mmap."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return None
+
+
 def _done(**result: Any) -> None:
     sys.stdout.flush()
     print("BENCH " + json.dumps({"maxrss_kib": _maxrss_kib(), **result}), flush=True)
@@ -101,7 +110,7 @@ def peakmem(path: str, trace: bool) -> None:
         import cnnaudit.frontends.tflite_file
     else:
         import cnnaudit.frontends.yaml_spec
-    before = _maxrss_kib()
+    before, anon_before = _maxrss_kib(), _rss_anon_kib()
     if trace:
         import tracemalloc
 
@@ -111,8 +120,10 @@ def peakmem(path: str, trace: bool) -> None:
     if trace:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    anon = _rss_anon_kib()
     _done(rss_before_audit_kib=before, tracemalloc_peak_bytes=peak, nodes=len(report.layers),
-          params=report.model.params)
+          params=report.model.params,
+          anon_added_kib=None if anon is None or anon_before is None else anon - anon_before)
 
 
 def coldsplit(path: str) -> None:

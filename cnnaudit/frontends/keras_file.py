@@ -392,7 +392,11 @@ class _Builder:
                 known_shapes: dict[tuple[str, int, int], Shape]) -> tuple[str, dict[str, Any]]:
         module = str(layer.get("module") or "")
         function = cfg.get("function") if cls == "TFOpLambda" else None
-        if module.startswith("keras.src.ops") or function is not None:
+        # Keras 3 .h5 files drop the module of `x + 3.0`-style ops: a one-tensor call with a
+        # number is such an op even when it is spelled like a merge layer.
+        scalar_call = len(call.refs) == 1 and len(call.constants) == 1
+        if module.startswith("keras.src.ops") or function is not None or (
+                scalar_call and _snake(cls) in SCALAR_FUNCTIONS):
             key = str(function or cls).lower()
             key = key.removeprefix("tf.")
             snake = _snake(key) if function is None else key
@@ -409,6 +413,9 @@ class _Builder:
             ("keras.layers", "keras.src.layers", "tf_keras", "keras.src.legacy")) else None
         if op is None or op.name in ("input", "opaque"):
             return self._opaque(cls, lname, node_name, call, known_shapes)
+        if len(call.refs) and len(call.refs) < op.min_inputs:
+            raise self.fail(f"layer {lname!r} ({cls}) is called on {len(call.refs)} input(s); "
+                            f"it needs at least {op.min_inputs}")
         args = {k: v for k, v in cfg.items() if k not in GENERIC_KEYS}
         if args.get("groups") == 1 and "groups" not in {a.name for a in op.args}:
             del args["groups"]  # tf.keras 2.x writes groups=1 on depthwise convolutions

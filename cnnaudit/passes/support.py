@@ -35,7 +35,12 @@ def builtin_supported(graph: Graph) -> Iterator[Finding]:
     """Every builtin operator must be one TFLite Micro's op resolver can register."""
     for node in _tflite_nodes(graph):
         builtin = node.attrs["builtin"]
-        if not builtin.startswith("CUSTOM:") and builtin not in RESOLVER_METHOD:
+        if builtin.startswith("UNKNOWN:"):
+            yield Finding("warning", "builtin_supported", node.name,
+                          f"what the converter makes of this {builtin.split(':')[1]} layer is "
+                          "unknown (its code is not read); audit the converted .tflite to "
+                          "know whether it runs")
+        elif not builtin.startswith("CUSTOM:") and builtin not in RESOLVER_METHOD:
             yield Finding("error", "builtin_supported", node.name,
                           f"{builtin} has no TFLite Micro kernel; change the layer that "
                           "produces it to one that lowers to supported ops")
