@@ -9,7 +9,9 @@ from typing import Any
 from . import frontends, ops
 from .boards import Board, load_boards, select
 from .dtypes import DTYPES, get_dtype
+from .errors import SpecError
 from .ir import Graph
+from .limits import DEFAULT, Limits
 from .passes.cost import layer_costs
 from .passes.flash import estimate_flash
 from .passes.lowering import lower
@@ -27,14 +29,26 @@ def audit(
     dtype: str = "int8",
     boards_dir: Iterable[str | Path] = (),
     overrides: Mapping[str, tuple[int, ...]] | None = None,
+    limits: Limits = DEFAULT,
 ) -> Report:
     """Audit a model (spec file or dict, .keras/.h5 file, one-line spec, or IR graph) against
     boards (ids or Board objects; None = every known board, [] = none).
 
-    `overrides` maps a layer name to its output shape, for layers whose code cannot be read.
+    `overrides` maps a layer name to its output shape, for layers whose code cannot be read;
+    `limits` bounds what a hostile file may cost.
     """
-    graph = model if isinstance(model, Graph) else frontends.load(model, overrides=overrides)
-    return analyse(graph, _boards(boards, boards_dir), dtype=dtype)
+    graph = model if isinstance(model, Graph) else frontends.load(
+        model, overrides=overrides, limits=limits)
+    chosen = _boards(boards, boards_dir)
+    if graph.format != "tflite":
+        return analyse(graph, chosen, dtype=dtype)
+    try:
+        return analyse(graph, chosen, dtype=dtype)
+    except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError) as exc:
+        # A .tflite file is untrusted data whose parts may contradict each other in ways
+        # the frontend's checks do not catch; that is a damaged file, not a crash.
+        raise SpecError(f"inconsistent .tflite file ({type(exc).__name__}: "
+                        f"{str(exc)[:80]})", file=graph.source) from None
 
 
 def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Path]) -> list[Board]:

@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -39,7 +40,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_state = {"debug": False}
+_state: dict[str, object] = {"debug": False, "limits": None}
 T = TypeVar("T")
 
 
@@ -72,6 +73,11 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(3) from None
 
 
+def _limits() -> dict[str, object]:
+    """The limits set by the global options, as keyword arguments for `audit`."""
+    return {"limits": _state["limits"]} if _state["limits"] is not None else {}
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"cnnaudit {__version__}")
@@ -83,8 +89,15 @@ def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    max_file_mb: Annotated[float, typer.Option(
+        "--max-file-mb", help="Refuse model files larger than this.")] = 256.0,
+    max_layers: Annotated[int, typer.Option(
+        "--max-layers", help="Refuse models with more layers/operators than this.")] = 10_000,
 ) -> None:
+    from .limits import DEFAULT
+
     _state["debug"] = debug
+    _state["limits"] = replace(DEFAULT, max_file_mb=max_file_mb, max_layers=max_layers)
 
 
 ModelArg = Annotated[str, typer.Argument(
@@ -124,7 +137,7 @@ def check(
         if fmt not in ("table", "json"):
             raise UsageError(f"unknown format {fmt!r}", hint="choose table or json")
         report = audit(model, board, dtype=dtype, boards_dir=boards_dir or (),
-                       overrides=parse_overrides(override or []))
+                       overrides=parse_overrides(override or []), **_limits())
         if fmt == "json":
             sys.stdout.write(render_json(report))
         else:
@@ -142,7 +155,8 @@ def layers(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = No
         from .api import audit
         from .render.table import render_layers
 
-        report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []))
+        report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []),
+                       **_limits())
         render_layers(report, _console())
 
     _run(body)
@@ -157,7 +171,8 @@ def memory(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = No
         from .api import audit
         from .render.table import render_memory
 
-        report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []))
+        report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []),
+                       **_limits())
         render_memory(report, _console())
 
     _run(body)
@@ -197,7 +212,7 @@ def resolver(
         from .boards import DEFAULT_ARENA_MARGIN_PCT, load_boards, select
         from .render.cpp import render_resolver
 
-        report = audit(model, [], boards_dir=boards_dir or ())
+        report = audit(model, [], boards_dir=boards_dir or (), **_limits())
         if not report.model.operators:
             raise UsageError(f"{model}: the model has no operators")
         pct = margin

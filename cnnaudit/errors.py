@@ -33,7 +33,10 @@ class CnnauditError(Exception):
         if self.hint:
             text = f"{text}; {self.hint}"
         where = self.where()
-        return f"{where}: {text}" if where else text
+        text = f"{where}: {text}" if where else text
+        # One line, whatever a hostile file put in its names: escape control characters.
+        return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode()
+                       for ch in text)
 
 
 class SpecError(CnnauditError):

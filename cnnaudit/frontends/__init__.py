@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..ir import Graph, Shape
+from ..limits import DEFAULT, Limits
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -20,6 +21,7 @@ def load(
     *,
     name: str | None = None,
     overrides: Mapping[str, Shape] | None = None,
+    limits: Limits = DEFAULT,
 ) -> Graph:
     """Pick the frontend: a dict spec, `-` (a spec on stdin), a file by its suffix, or a
     one-line spec (any string that is not an existing file and has a space or an `x`).
@@ -28,26 +30,34 @@ def load(
     if isinstance(source, dict):
         from .yaml_spec import graph_from_spec
 
-        return graph_from_spec(source, file=name)
+        return graph_from_spec(source, file=name, limits=limits)
     if isinstance(source, str) and source == "-":
         from .yaml_spec import graph_from_spec, parse_text
 
-        return graph_from_spec(parse_text(sys.stdin.read(), "<stdin>"), file="<stdin>",
-                               default_name="stdin")
+        text = sys.stdin.read(int(limits.max_file_mb * 1024 * 1024) + 1)
+        if len(text) > limits.max_file_mb * 1024 * 1024:
+            raise UsageError(f"<stdin>: more than {limits.max_file_mb:g} MB",
+                             hint="raise the limit with --max-file-mb")
+        return graph_from_spec(parse_text(text, "<stdin>", limits), file="<stdin>",
+                               default_name="stdin", limits=limits)
     path = Path(source)
     suffix = path.suffix.lower()
+    if path.is_file() and path.stat().st_size > limits.max_file_mb * 1024 * 1024:
+        raise UsageError(f"{path}: {path.stat().st_size / 2**20:,.0f} MB is more than the "
+                         f"limit of {limits.max_file_mb:g} MB",
+                         hint="raise it with --max-file-mb")
     if suffix in SPEC_SUFFIXES:
         from .yaml_spec import load_spec_file
 
-        return load_spec_file(path)
+        return load_spec_file(path, limits)
     if suffix == ".tflite" and path.exists():
         from .tflite_file import load_tflite_file
 
-        return load_tflite_file(path)
+        return load_tflite_file(path, limits)
     if suffix in KERAS_SUFFIXES and path.exists():
         from .keras_file import load_keras_file
 
-        return load_keras_file(path, overrides)
+        return load_keras_file(path, overrides, limits)
     if isinstance(source, str) and not path.exists() and _looks_like_oneliner(source):
         from .oneliner import graph_from_oneliner
 

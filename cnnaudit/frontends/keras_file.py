@@ -20,12 +20,9 @@ from typing import Any
 from .. import ops
 from ..errors import SpecError
 from ..ir import Graph, Location, Node, Shape, toposort
+from ..limits import DEFAULT, Limits
 from ..ops.base import OpError
 
-MAX_ZIP_ENTRIES = 10_000
-MAX_CONFIG_BYTES = 64 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 200  # a zip member inflating more than this is treated as a bomb
-MAX_NESTING = 32  # models inside models
 MODEL_CLASSES = {"Functional", "Model", "Sequential"}
 # Config keys every layer carries that say nothing about its shape or weights.
 GENERIC_KEYS = {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "batch_size",
@@ -52,14 +49,21 @@ class _Stored:
     by_layer: dict[str, int] = field(default_factory=dict)
 
 
-def load_keras_file(path: Path, overrides: Mapping[str, Shape] | None = None) -> Graph:
+def load_keras_file(path: Path, overrides: Mapping[str, Shape] | None = None,
+                    limits: Limits = DEFAULT) -> Graph:
     file = str(path)
     if path.suffix.lower() == ".keras":
-        config, stored = _read_keras_zip(path)
+        config, stored = _read_keras_zip(path, limits)
     else:
-        config, stored = _read_h5(path)
-    builder = _Builder(file, dict(overrides or {}), stored)
-    return builder.build(config, default_name=path.stem)
+        config, stored = _read_h5(path, limits)
+    builder = _Builder(file, dict(overrides or {}), stored, limits)
+    try:
+        return builder.build(config, default_name=path.stem)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        # The config is data from an untrusted file: any shape it should not have is a
+        # malformed model, reported in one line, not a crash.
+        raise _fail(file, f"the model config is malformed ({type(exc).__name__}: "
+                    f"{str(exc)[:80]})") from None
 
 
 # -- containers ---------------------------------------------------------------------------
@@ -76,7 +80,7 @@ def _parse_json(text: str | bytes, file: str) -> Any:
         raise _fail(file, f"the model config is not valid JSON: {exc}") from None
 
 
-def _read_keras_zip(path: Path) -> tuple[Any, _Stored]:
+def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, _Stored]:
     file = str(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -84,13 +88,13 @@ def _read_keras_zip(path: Path) -> tuple[Any, _Stored]:
         raise _fail(file, f"not a .keras file (a .keras file is a zip archive): {exc}") from None
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_ZIP_ENTRIES:
+        if len(infos) > limits.max_zip_entries:
             raise _fail(file, f"the archive has {len(infos):,} entries; a .keras file has a few")
         by_name = {i.filename: i for i in infos}
         info = by_name.get("config.json")
         if info is None:
             raise _fail(file, "the archive has no config.json: not a Keras 3 .keras file")
-        _check_member(file, info)
+        _check_member(file, info, limits)
         try:
             text = zf.read(info)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
@@ -99,7 +103,7 @@ def _read_keras_zip(path: Path) -> tuple[Any, _Stored]:
         stored = _Stored()
         weights = by_name.get("model.weights.h5")
         if weights is not None:
-            _check_member(file, weights)
+            _check_member(file, weights, limits)
             try:
                 with zf.open(weights) as member:
                     stored = _stored_from_weights_h5(member)
@@ -108,10 +112,10 @@ def _read_keras_zip(path: Path) -> tuple[Any, _Stored]:
     return config, stored
 
 
-def _check_member(file: str, info: zipfile.ZipInfo) -> None:
-    if info.file_size > MAX_CONFIG_BYTES and info.filename == "config.json":
+def _check_member(file: str, info: zipfile.ZipInfo, limits: Limits) -> None:
+    if info.file_size > limits.max_config_mb * 2**20 and info.filename == "config.json":
         raise _fail(file, f"config.json would inflate to {info.file_size:,} bytes; refusing")
-    if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO:
+    if info.compress_size and info.file_size / info.compress_size > limits.max_inflate_ratio:
         ratio = info.file_size / info.compress_size
         raise _fail(file, f"{info.filename} would inflate {ratio:,.0f} times (a zip bomb?); "
                     "refusing")
@@ -151,41 +155,51 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _read_h5(path: Path) -> tuple[Any, _Stored]:
+def _read_h5(path: Path, limits: Limits) -> tuple[Any, _Stored]:
     file = str(path)
     h5py = _h5py()
     try:
         f = h5py.File(path, "r")
-    except OSError as exc:
-        raise _fail(file, f"not an HDF5 file: {exc}") from None
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... on damage
+        raise _fail(file, f"not a readable HDF5 file: {str(exc)[:120]}") from None
     with f:
-        raw = f.attrs.get("model_config")
+        try:
+            raw = f.attrs.get("model_config")
+        except Exception as exc:
+            raise _fail(file, f"damaged HDF5 file: {str(exc)[:120]}") from None
         if raw is None:
             raise _fail(file, "the file has no model_config: it holds weights only",
                         hint="save the whole model (model.save), not model.save_weights")
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise _fail(file, "model_config is implausibly large; refusing")
+        if not isinstance(raw, str) or len(raw) > limits.max_config_mb * 2**20:
+            raise _fail(file, "model_config is not a plausible JSON text; refusing")
         config = _parse_json(raw, file)
-        stored = _Stored()
-        group = f.get("model_weights")
-        if group is not None:
-            by_layer = {}
-            for name in group.attrs.get("layer_names", []):
-                name = _text(name)
-                if name not in group:
-                    continue
-                # Only the datasets the layer lists: layer names may contain "/", so a
-                # recursive walk would count "Conv/BatchNorm" inside "Conv" too.
-                layer_group = group[name]
-                by_layer[name] = sum(
-                    math.prod(layer_group[_text(w)].shape)
-                    for w in layer_group.attrs.get("weight_names", [])
-                    if _text(w) in layer_group
-                )
-            stored = _Stored(total=sum(by_layer.values()), by_layer=by_layer)
+        try:
+            stored = _stored_from_h5(f)
+        except Exception:  # a damaged weights part only loses the cross-check
+            stored = _Stored()
     return config, stored
+
+
+def _stored_from_h5(f: Any) -> _Stored:
+    group = f.get("model_weights")
+    if group is None:
+        return _Stored()
+    by_layer = {}
+    for name in group.attrs.get("layer_names", []):
+        name = _text(name)
+        if name not in group:
+            continue
+        # Only the datasets the layer lists: layer names may contain "/", so a recursive
+        # walk would count "Conv/BatchNorm" inside "Conv" too.
+        layer_group = group[name]
+        by_layer[name] = sum(
+            math.prod(layer_group[_text(w)].shape)
+            for w in layer_group.attrs.get("weight_names", [])
+            if _text(w) in layer_group
+        )
+    return _Stored(total=sum(by_layer.values()), by_layer=by_layer)
 
 
 # -- config -> IR ---------------------------------------------------------------------------
@@ -201,8 +215,10 @@ class _Call:
 
 
 class _Builder:
-    def __init__(self, file: str, overrides: dict[str, Shape], stored: _Stored) -> None:
+    def __init__(self, file: str, overrides: dict[str, Shape], stored: _Stored,
+                 limits: Limits = DEFAULT) -> None:
         self.file = file
+        self.limits = limits
         self.overrides = overrides
         self.stored = stored
         self.nodes: list[Node] = []
@@ -238,8 +254,8 @@ class _Builder:
     # A model (Functional or Sequential) inlined under `prefix`; returns its output tensors.
     def model(self, config: dict[str, Any], prefix: str, bound: list[str] | None, depth: int,
               share: str | None, trainable: bool) -> list[str]:
-        if depth > MAX_NESTING:
-            raise self.fail(f"models are nested more than {MAX_NESTING} deep")
+        if depth > self.limits.max_nested_models:
+            raise self.fail(f"models are nested more than {self.limits.max_nested_models} deep")
         body = config.get("config") or {}
         layers = body.get("layers")
         if not isinstance(layers, list):
@@ -382,6 +398,9 @@ class _Builder:
             return self.model(layer, node_name + "/", inputs, depth + 1, inner_share,
                               layer_trainable)
         op_name, attrs = self._op_for(layer, cls, cfg, call, lname, node_name, known_shapes)
+        if len(self.nodes) >= self.limits.max_layers:
+            raise self.fail(f"more than {self.limits.max_layers:,} layers",
+                            hint="raise the limit with --max-layers")
         self.nodes.append(Node(name=node_name, op=op_name, attrs=attrs, inputs=tuple(inputs),
                                outputs=(node_name,), where=Location(self.file),
                                trainable=layer_trainable, shares_weights_of=shared))

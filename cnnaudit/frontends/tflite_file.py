@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from ..errors import SpecError
 from ..ir import Graph, Location, Node, Shape
+from ..limits import DEFAULT, Limits
 
 MAX_OPERATORS = 100_000
 MAX_TENSORS = 1_000_000
@@ -59,7 +60,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def load_tflite_file(path: Path) -> Graph:
+def load_tflite_file(path: Path, limits: Limits = DEFAULT) -> Graph:
     file = str(path)
     try:
         with path.open("rb") as handle:
@@ -73,7 +74,7 @@ def load_tflite_file(path: Path) -> Graph:
         if bytes(data[4:8]) != b"TFL3":
             raise _fail(file, "not a .tflite file (no TFL3 identifier)",
                         hint="convert the model with tf.lite.TFLiteConverter")
-        return _Reader(file, data, size).graph(path.stem)
+        return _Reader(file, data, size, limits).graph(path.stem)
     finally:
         data.close()
 
@@ -82,9 +83,10 @@ class _Reader:
     """Walks the flatbuffer; every accessor call goes through `guard` so a damaged file
     becomes one SpecError naming what could not be read."""
 
-    def __init__(self, file: str, data: Any, size: int) -> None:
+    def __init__(self, file: str, data: Any, size: int, limits: Limits = DEFAULT) -> None:
         import tflite
 
+        self.limits = limits
         self.tflite = tflite
         self.file = file
         self.size = size
@@ -155,8 +157,23 @@ class _Reader:
                               attrs={"shape": _batchless(t["shape"]) or (1,)}, inputs=(),
                               outputs=(tensor_name(index),), where=Location(self.file)))
         n_ops = self.count("operators", sg.OperatorsLength, MAX_OPERATORS)
+        produced = {tensor_name(t) for t in inputs}
+        if n_ops > self.limits.max_layers:
+            raise _fail(self.file, f"{n_ops:,} operators is more than the limit of "
+                        f"{self.limits.max_layers:,}", hint="raise it with --max-layers")
         for i in range(n_ops):
-            nodes.append(self._operator(i, sg, codes, tensors, tensor_name))
+            node = self._operator(i, sg, codes, tensors, tensor_name)
+            # A damaged file can wire an operator to a tensor nothing produces, or produce
+            # one tensor twice: refuse it here rather than fail in a later pass.
+            missing = [t for t in node.inputs if t not in produced]
+            if missing or produced & set(node.outputs):
+                raise _fail(self.file, f"damaged .tflite file: operator {i} "
+                            + (f"reads {missing[0]!r}, which nothing produces before it"
+                               if missing else "writes a tensor already written"))
+            produced.update(node.outputs)
+            nodes.append(node)
+        if not set(tensor_name(t) for t in outputs) <= produced:
+            raise _fail(self.file, "damaged .tflite file: a graph output is never produced")
         return Graph(
             name=name if name != "main" else default_name,
             nodes=tuple(nodes),
@@ -282,6 +299,11 @@ class _Reader:
                 data_inputs.append(tensor_name(t))
         options = self._options(op)
         kernel = next((c for c in constants if c[0] == 1), None)
+        rank = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "TRANSPOSE_CONV": 4,
+                "FULLY_CONNECTED": 2}.get(builtin)
+        if rank is not None and kernel is not None and len(kernel[1]) != rank:
+            raise _fail(self.file, f"damaged .tflite file: {builtin} operator {i} has "
+                        f"weights of shape {list(kernel[1])}")
         quant = ""
         if kernel is not None and kernel[2] in ("int8", "uint8", "int4", "int16"):
             quant = "per-channel" if kernel[5] > 1 else "per-tensor"

@@ -17,6 +17,7 @@ import yaml
 from .. import ops
 from ..errors import SpecError
 from ..ir import Graph, Location, Node
+from ..limits import DEFAULT, Limits
 from ..ops.base import OpError, shape_value
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "inputs", "layers", "outputs")
@@ -37,7 +38,31 @@ class _Seq(list):  # type: ignore[type-arg]
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader (no object construction) that keeps line numbers and rejects duplicate keys."""
+    """SafeLoader (no object construction) that keeps line numbers, rejects duplicate keys,
+    and counts nodes, aliases and depth while composing, before anything is built."""
+
+    limits: Limits = DEFAULT
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._nodes = getattr(self, "_nodes", 0) + 1
+        self._depth = getattr(self, "_depth", 0) + 1
+        mark = self.peek_event().start_mark
+        line = mark.line + 1 if mark else None
+        if self.check_event(yaml.AliasEvent):
+            self._aliases = getattr(self, "_aliases", 0) + 1
+            if self._aliases > self.limits.max_yaml_aliases:
+                raise SpecError(f"more than {self.limits.max_yaml_aliases:,} YAML aliases "
+                                "(an alias bomb?); refusing", line=line)
+        if self._nodes > self.limits.max_yaml_nodes:
+            raise SpecError(f"more than {self.limits.max_yaml_nodes:,} YAML nodes; refusing",
+                            line=line)
+        if self._depth > self.limits.max_depth:
+            raise SpecError(f"values nested more than {self.limits.max_depth} deep; refusing",
+                            line=line)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
@@ -69,10 +94,13 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
 
 
-def parse_text(text: str, file: str | None = None) -> Any:
+def parse_text(text: str, file: str | None = None, limits: Limits = DEFAULT) -> Any:
     """Parse YAML/JSON text safely; syntax errors become one-line SpecErrors."""
+    loader: _Loader | None = None
     try:
-        return yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+        loader.limits = limits
+        return loader.get_single_data()
     except SpecError as exc:
         exc.file = file
         raise
@@ -83,17 +111,22 @@ def parse_text(text: str, file: str | None = None) -> Any:
         raise SpecError(f"invalid YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise SpecError("values nested too deeply; refusing", file=file) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
-def load_spec_file(path: Path) -> Graph:
+def load_spec_file(path: Path, limits: Limits = DEFAULT) -> Graph:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError("no such file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read the spec: {exc}", file=str(path)) from None
-    data = parse_text(text, str(path))
-    return graph_from_spec(data, file=str(path), default_name=path.stem)
+    data = parse_text(text, str(path), limits)
+    return graph_from_spec(data, file=str(path), default_name=path.stem, limits=limits)
 
 
 def _line(obj: Any, key: Any = None, index: int | None = None) -> int | None:
@@ -170,7 +203,8 @@ def _default_name(op_name: str, used: set[str], counters: dict[str, int]) -> str
 
 
 def graph_from_spec(
-    doc: Any, *, file: str | None = None, default_name: str | None = None
+    doc: Any, *, file: str | None = None, default_name: str | None = None,
+    limits: Limits = DEFAULT,
 ) -> Graph:
     """Build the IR from a parsed spec (a dict from YAML/JSON, or a plain Python dict)."""
     reader = _Reader(file)
@@ -190,6 +224,10 @@ def graph_from_spec(
     if not isinstance(layers, list) or not layers:
         raise reader.fail("the spec has no `layers:` list", _line(doc, "layers") or _line(doc),
                           "add `layers:` with one entry per layer")
+    if len(layers) > limits.max_layers:
+        raise reader.fail(f"{len(layers):,} layers is more than the limit of "
+                          f"{limits.max_layers:,}", _line(doc, "layers"),
+                          "raise it with --max-layers")
 
     # Pass 1: read every layer (op, args, name, wiring) and every graph input.
     raw: list[dict[str, Any]] = []
