@@ -22,7 +22,7 @@ CLASSES = 2
 
 def mobilenet_v1_spec() -> dict[str, Any]:
     """A MobileNetV1-sized spec: conv stem, 13 depthwise/pointwise pairs with batch norm +
-    relu6, global average pooling, dense. 83 layers in the spec (about 30 convolutions)."""
+    relu6, global average pooling, dense: 83 spec layers, 27 of them convolutions."""
 
     def bn_relu6() -> list[Any]:
         return [{"batch_norm": {}}, "relu6"]
