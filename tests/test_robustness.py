@@ -24,6 +24,7 @@ from cnnaudit import audit
 from cnnaudit.errors import CnnauditError
 from cnnaudit.limits import Limits
 from cnnaudit.passes.planner import align
+from conftest import EXAMPLES
 
 CLI = [sys.executable, "-m", "cnnaudit"]
 
@@ -286,3 +287,29 @@ def test_mutated_keras_configs(real_files, tmp_path):
             audit(path, boards=[])
         except CnnauditError as exc:
             assert "\n" not in str(exc)
+
+
+def test_flatbuffer_offsets_past_the_end_are_refused(real_files, tmp_path):
+    """Cut a real .tflite short: its tables now point past the end of the file."""
+    path = tmp_path / "short.tflite"
+    path.write_bytes(real_files["tflite"][: len(real_files["tflite"]) // 3])
+    result = cli("check", str(path))
+    assert_user_error(result, "damaged .tflite file")
+
+
+def test_an_internal_error_says_it_is_a_bug(monkeypatch):
+    from typer.testing import CliRunner
+
+    import cnnaudit.api
+    from cnnaudit.cli import app
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cnnaudit.api, "audit", broken)
+    spec = str(EXAMPLES / "fashion_mnist_cnn.yaml")
+    result = CliRunner().invoke(app, ["check", spec])
+    assert result.exit_code == 3
+    assert "This is a bug in cnnaudit" in result.stderr and "Traceback" not in result.stderr
+    debug = CliRunner().invoke(app, ["--debug", "check", spec])
+    assert debug.exit_code == 3 and "Traceback" in debug.stderr
