@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +25,6 @@ from cnnaudit import audit
 from cnnaudit.errors import CnnauditError
 from cnnaudit.limits import Limits
 from cnnaudit.passes.planner import align
-from conftest import EXAMPLES
 
 CLI = [sys.executable, "-m", "cnnaudit"]
 
