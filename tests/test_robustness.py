@@ -313,3 +313,11 @@ def test_an_internal_error_says_it_is_a_bug(monkeypatch):
     assert "This is a bug in cnnaudit" in result.stderr and "Traceback" not in result.stderr
     debug = CliRunner().invoke(app, ["--debug", "check", spec])
     assert debug.exit_code == 3 and "Traceback" in debug.stderr
+
+
+def test_a_long_one_line_spec_is_not_a_file_name():
+    spec = "28x28x1 " + " ".join(["conv4k1"] * 60) + " flatten dense10"
+    assert len(spec) > 300
+    result = cli("check", spec, "-b", "nano33", "-f", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"]["output_shapes"] == [[10]]

@@ -42,7 +42,15 @@ def load(
                                default_name="stdin", limits=limits)
     path = Path(source)
     suffix = path.suffix.lower()
-    if path.is_file() and path.stat().st_size > limits.max_file_mb * 1024 * 1024:
+    try:
+        exists = path.is_file()
+    except OSError:  # e.g. a one-line spec longer than a file name may be
+        exists = False
+    if isinstance(source, str) and not exists and _looks_like_oneliner(source):
+        from .oneliner import graph_from_oneliner
+
+        return graph_from_oneliner(source)
+    if exists and path.stat().st_size > limits.max_file_mb * 1024 * 1024:
         raise UsageError(f"{path}: {path.stat().st_size / 2**20:,.0f} MB is more than the "
                          f"limit of {limits.max_file_mb:g} MB",
                          hint="raise it with --max-file-mb")
@@ -50,19 +58,15 @@ def load(
         from .yaml_spec import load_spec_file
 
         return load_spec_file(path, limits)
-    if suffix == ".tflite" and path.exists():
+    if suffix == ".tflite" and exists:
         from .tflite_file import load_tflite_file
 
         return load_tflite_file(path, limits)
-    if suffix in KERAS_SUFFIXES and path.exists():
+    if suffix in KERAS_SUFFIXES and exists:
         from .keras_file import load_keras_file
 
         return load_keras_file(path, overrides, limits)
-    if isinstance(source, str) and not path.exists() and _looks_like_oneliner(source):
-        from .oneliner import graph_from_oneliner
-
-        return graph_from_oneliner(source)
-    if not path.exists():
+    if not exists:
         raise UsageError(f"no such file: {path}")
     raise UsageError(
         f"{path}: cannot audit a {suffix or 'suffix-less'} file",

@@ -9,8 +9,10 @@ stored shapes are read, to cross-check the parameter count.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import struct
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -104,12 +106,55 @@ def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, _Stored]:
         weights = by_name.get("model.weights.h5")
         if weights is not None:
             _check_member(file, weights, limits)
-            try:
-                with zf.open(weights) as member:
-                    stored = _stored_from_weights_h5(member)
-            except Exception:
-                stored = _Stored()
+            stored = _stored_from_member(path, weights)
     return config, stored
+
+
+class _Window(io.RawIOBase):
+    """A seekable view of a stored (uncompressed) zip member, read straight from the file:
+    h5py seeks back and forth, which a ZipExtFile answers by re-reading from the start."""
+
+    def __init__(self, handle: Any, start: int, size: int) -> None:
+        super().__init__()
+        self.handle, self.start, self.size, self.pos = handle, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = {0: offset, 1: self.pos + offset, 2: self.size + offset}[whence]
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = max(0, min(len(buffer), self.size - self.pos))
+        self.handle.seek(self.start + self.pos)
+        got = self.handle.readinto(memoryview(buffer)[:n])
+        self.pos += got
+        return got
+
+
+def _stored_from_member(path: Path, info: zipfile.ZipInfo) -> _Stored:
+    """Parameter counts of the weights index inside a .keras archive; a damaged or
+    compressed index only loses the cross-check (it never stops the audit)."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        return _Stored()
+    try:
+        with path.open("rb") as handle:
+            handle.seek(info.header_offset)
+            header = handle.read(30)
+            if len(header) < 30 or header[:4] != b"PK\x03\x04":
+                return _Stored()
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            return _stored_from_weights_h5(_Window(handle, start, info.file_size))
+    except Exception:  # a damaged weights index only loses the cross-check
+        return _Stored()
 
 
 def _check_member(file: str, info: zipfile.ZipInfo, limits: Limits) -> None:
