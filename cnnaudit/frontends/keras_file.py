@@ -13,6 +13,8 @@ import io
 import json
 import math
 import struct
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -106,7 +108,7 @@ def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, _Stored]:
         weights = by_name.get("model.weights.h5")
         if weights is not None:
             _check_member(file, weights, limits)
-            stored = _stored_from_member(path, weights)
+            stored = _stored_from_member(path, weights, limits)
     return config, stored
 
 
@@ -139,22 +141,25 @@ class _Window(io.RawIOBase):
         return got
 
 
-def _stored_from_member(path: Path, info: zipfile.ZipInfo) -> _Stored:
-    """Parameter counts of the weights index inside a .keras archive; a damaged or
-    compressed index only loses the cross-check (it never stops the audit)."""
+def _stored_from_member(path: Path, info: zipfile.ZipInfo, limits: Limits) -> _Stored:
+    """Parameter counts of the weights index inside a .keras archive; a damaged, compressed
+    or too slow index only loses the cross-check (it never stops the audit)."""
     if info.compress_type != zipfile.ZIP_STORED:
         return _Stored()
     try:
         with path.open("rb") as handle:
             handle.seek(info.header_offset)
             header = handle.read(30)
-            if len(header) < 30 or header[:4] != b"PK\x03\x04":
-                return _Stored()
-            name_len, extra_len = struct.unpack("<HH", header[26:30])
-            start = info.header_offset + 30 + name_len + extra_len
-            return _stored_from_weights_h5(_Window(handle, start, info.file_size))
-    except Exception:  # a damaged weights index only loses the cross-check
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            return _Stored()
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        answer = _hdf5_in_child(["weights", str(path), str(start), str(info.file_size)],
+                                limits.hdf5_seconds)
+    except (OSError, SpecError):
         return _Stored()
+    stored = answer.get("stored") or {}
+    return _Stored(total=stored.get("total"), by_layer=stored.get("by_layer") or {})
 
 
 def _check_member(file: str, info: zipfile.ZipInfo, limits: Limits) -> None:
@@ -200,31 +205,72 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
+_CHILD = "from cnnaudit.frontends.keras_file import _child_main; _child_main()"
+
+
+def _hdf5_in_child(args: list[str], seconds: float) -> dict[str, Any]:
+    """Run HDF5 reads in a child process: HDF5 is C code that a damaged file can keep busy
+    for seconds or forever, and only a process can be stopped from outside."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True,
+                              text=True, timeout=seconds, check=False)
+    except subprocess.TimeoutExpired:
+        raise SpecError(f"the HDF5 library did not finish reading the file in {seconds:g} s: "
+                        "it is damaged or hostile", file=args[1]) from None
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise SpecError("the HDF5 library failed on this file (a damaged .h5?)",
+                        file=args[1]) from None
+    return answer if isinstance(answer, dict) else {}
+
+
+def _child_main() -> None:
+    """The child's side: read what the parent asks for, print one JSON line."""
+    mode, path = sys.argv[1], sys.argv[2]
+    answer: dict[str, Any] = {}
+    try:
+        h5py = _h5py()
+        if mode == "weights":
+            start, size = int(sys.argv[3]), int(sys.argv[4])
+            with open(path, "rb") as handle:
+                stored = _stored_from_weights_h5(_Window(handle, start, size))
+            answer["stored"] = {"total": stored.total, "by_layer": stored.by_layer}
+        else:
+            try:
+                f = h5py.File(path, "r")
+            except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError...
+                answer["error"] = f"not a readable HDF5 file: {str(exc)[:120]}"
+            else:
+                with f:
+                    raw = f.attrs.get("model_config")
+                    answer["config"] = raw.decode("utf-8", errors="replace") if isinstance(
+                        raw, bytes) else raw if isinstance(raw, str) else None
+                    try:
+                        stored = _stored_from_h5(f)
+                        answer["stored"] = {"total": stored.total,
+                                            "by_layer": stored.by_layer}
+                    except Exception:  # a damaged weights part only loses the check
+                        pass
+    except Exception as exc:  # reported to the parent as a damaged file
+        answer["error"] = f"damaged HDF5 file: {str(exc)[:120]}"
+    print(json.dumps(answer))
+
+
 def _read_h5(path: Path, limits: Limits) -> tuple[Any, _Stored]:
     file = str(path)
-    h5py = _h5py()
-    try:
-        f = h5py.File(path, "r")
-    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... on damage
-        raise _fail(file, f"not a readable HDF5 file: {str(exc)[:120]}") from None
-    with f:
-        try:
-            raw = f.attrs.get("model_config")
-        except Exception as exc:
-            raise _fail(file, f"damaged HDF5 file: {str(exc)[:120]}") from None
-        if raw is None:
-            raise _fail(file, "the file has no model_config: it holds weights only",
-                        hint="save the whole model (model.save), not model.save_weights")
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", errors="replace")
-        if not isinstance(raw, str) or len(raw) > limits.max_config_mb * 2**20:
-            raise _fail(file, "model_config is not a plausible JSON text; refusing")
-        config = _parse_json(raw, file)
-        try:
-            stored = _stored_from_h5(f)
-        except Exception:  # a damaged weights part only loses the cross-check
-            stored = _Stored()
-    return config, stored
+    answer = _hdf5_in_child(["h5", file], limits.hdf5_seconds)
+    if answer.get("error"):
+        raise _fail(file, str(answer["error"]))
+    raw = answer.get("config")
+    if raw is None:
+        raise _fail(file, "the file has no model_config: it holds weights only",
+                    hint="save the whole model (model.save), not model.save_weights")
+    if not isinstance(raw, str) or len(raw) > limits.max_config_mb * 2**20:
+        raise _fail(file, "model_config is not a plausible JSON text; refusing")
+    config = _parse_json(raw, file)
+    stored = answer.get("stored") or {}
+    return config, _Stored(total=stored.get("total"), by_layer=stored.get("by_layer") or {})
 
 
 def _stored_from_h5(f: Any) -> _Stored:
