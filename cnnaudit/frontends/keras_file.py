@@ -88,7 +88,7 @@ def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, _Stored]:
     file = str(path)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, ValueError) as exc:
         raise _fail(file, f"not a .keras file (a .keras file is a zip archive): {exc}") from None
     with zf:
         infos = zf.infolist()
@@ -101,7 +101,8 @@ def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, _Stored]:
         _check_member(file, info, limits)
         try:
             text = zf.read(info)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+                RuntimeError) as exc:  # zipfile: unsupported version/compression, encrypted
             raise _fail(file, f"cannot read config.json: {exc}") from None
         config = _parse_json(text, file)
         stored = _Stored()
