@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from cnnaudit import audit
+from cnnaudit.verify import convert
 
 pytestmark = pytest.mark.slow
 
@@ -87,18 +88,10 @@ CASES: dict[str, Callable[[], Any]] = {
 
 
 def _converted_ops(model: Any, int8: bool) -> list[str]:
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    if int8:
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        shapes = {i.name: tuple(i.shape[1:]) for i in model.inputs}
-        rng = np.random.default_rng(0)
-        conv.representative_dataset = lambda: (
-            {k: rng.random((1, *s), dtype=np.float32) for k, s in shapes.items()}
-            for _ in range(4))
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-    interp = tf.lite.Interpreter(model_content=conv.convert())
+    """The operators the TFLite converter writes (through verify's converter call, which
+    only configures the converter: int8 with random calibration data and int8 I/O)."""
+    data = convert(model, "int8" if int8 else "float32")
+    interp = tf.lite.Interpreter(model_content=data)
     return [op["op_name"] for op in interp._get_ops_details()]
 
 
