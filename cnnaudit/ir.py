@@ -60,16 +60,6 @@ class Graph:
     dtype: str | None = None  # the deployment dtype, when the file fixes it (.tflite)
     tensor_count: int | None = None  # tensors in the file (constants too), when known
 
-    def producers(self) -> dict[str, Node]:
-        return {t: n for n in self.nodes for t in n.outputs}
-
-    def consumers(self) -> dict[str, list[Node]]:
-        users: dict[str, list[Node]] = {}
-        for n in self.nodes:
-            for t in n.inputs:
-                users.setdefault(t, []).append(n)
-        return users
-
 
 def toposort(nodes: list[Node], available: set[str]) -> list[Node]:
     """Nodes in an order where every input is produced first (stable: keeps the given order

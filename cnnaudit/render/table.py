@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -9,6 +11,9 @@ from rich.text import Text
 from ..boards import KIB, Board
 from ..report import Report
 from ..verdict import Verdict, kib
+
+if TYPE_CHECKING:  # verify is only needed by `cnnaudit verify`
+    from ..verify import Verification
 
 VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.WARN: "bold yellow",
                  Verdict.FAIL: "bold red"}
@@ -177,17 +182,17 @@ def render_memory(report: Report, console: Console, width: int = 40) -> None:
         f"persistent {kib(m.persistent_bytes)}.", style="dim"))
 
 
-def render_verification(model: str, result: object, console: Console) -> None:
+def render_verification(model: str, result: Verification, console: Console) -> None:
     """Estimate and measurement side by side, each judged row marked."""
     table = Table(title=f"{model}: estimate vs TFLite converter + TFLite Micro interpreter",
                   title_justify="left")
     for col, justify in (("", "left"), ("estimate", "right"), ("measured", "right"),
                          ("difference", "left"), ("", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for row in result.rows:  # type: ignore[attr-defined]
+    for row in result.rows:
         mark = {True: Text("ok", style="green"), False: Text("DIFFERS", style="bold red"),
                 None: Text("")}[row.ok]
         table.add_row(row.what, row.estimate, row.measured, row.error, mark)
     console.print(table)
-    for note in result.notes:  # type: ignore[attr-defined]
+    for note in result.notes:
         console.print(Text(note, style="dim"))
