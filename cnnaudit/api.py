@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from . import frontends, ops
@@ -37,9 +38,43 @@ def audit(
     `overrides` maps a layer name to its output shape, for layers whose code cannot be read;
     `limits` bounds what a hostile file may cost.
     """
+    chosen = _boards(boards, boards_dir)
+    key = _cache_key(model, chosen, dtype, overrides, limits)
+    if key is not None and key in _REPORTS:
+        return _REPORTS[key]
+    report = _audit(model, chosen, dtype, overrides, limits)
+    if key is not None:
+        if len(_REPORTS) >= _MAX_REPORTS:
+            _REPORTS.pop(next(iter(_REPORTS)))
+        _REPORTS[key] = report
+    return report
+
+
+# A search loop often meets the same candidate again; its Report is immutable, so an
+# identical spec dict (or one-line spec) is answered from here. Files are not cached:
+# they can change between calls.
+_REPORTS: dict[tuple[Any, ...], Report] = {}
+_MAX_REPORTS = 512
+
+
+def _cache_key(model: object, boards: list[Board], dtype: str,
+               overrides: Mapping[str, tuple[int, ...]] | None,
+               limits: Limits) -> tuple[Any, ...] | None:
+    if not isinstance(model, dict):
+        return None
+    try:
+        key = (repr(model), tuple(boards), dtype, tuple(sorted((overrides or {}).items())),
+               limits)
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _audit(model: str | Path | dict[str, Any] | Graph, chosen: list[Board], dtype: str,
+           overrides: Mapping[str, tuple[int, ...]] | None, limits: Limits) -> Report:
     graph = model if isinstance(model, Graph) else frontends.load(
         model, overrides=overrides, limits=limits)
-    chosen = _boards(boards, boards_dir)
     if graph.format != "tflite":
         return analyse(graph, chosen, dtype=dtype)
     try:
@@ -108,12 +143,12 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         trainable_params=sum(c.trainable_params for c in costs.values()),
         macs=sum(c.macs for c in costs.values()),
         weights_bytes=flash.stored_weight_bytes,
-        weights_bytes_by_dtype={
+        weights_bytes_by_dtype=MappingProxyType({
             name: sum(c.weight_bytes(other) for c in costs.values())
             for name, other in DTYPES.items()
-        } if graph.dtype is None else {dt.name: flash.stored_weight_bytes},
+        } if graph.dtype is None else {dt.name: flash.stored_weight_bytes}),
         flash_bytes=flash.total_bytes,
-        flash_breakdown=flash.breakdown(),
+        flash_breakdown=MappingProxyType(flash.breakdown()),
         flash_exact=flash.exact,
         arena_bytes=memory.arena_bytes,
         activations_bytes=memory.activations_bytes,

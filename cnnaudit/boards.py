@@ -116,6 +116,22 @@ def _parse(path: Path) -> Board:
     return Board(path=str(path), **kwargs)
 
 
+_PARSED: dict[tuple[str, int, int], Board] = {}
+
+
+def _parse_once(path: Path) -> Board:
+    """A profile is parsed again only when its file changes (an API caller passing board
+    ids to every audit() call would otherwise re-read 17 files each time)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return _parse(path)
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        _PARSED[key] = _parse(path)
+    return _PARSED[key]
+
+
 def _load_dirs(dirs: tuple[str, ...]) -> dict[str, Board]:
     boards: dict[str, Board] = {}
     for d in dirs:
@@ -123,7 +139,7 @@ def _load_dirs(dirs: tuple[str, ...]) -> dict[str, Board]:
         if not directory.is_dir():
             raise UsageError(f"boards directory {d} does not exist")
         for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
-            board = _parse(path)
+            board = _parse_once(path)
             boards[board.id] = board  # a user's profile replaces a built-in one of that id
     return boards
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +50,9 @@ class ModelSummary:
     trainable_params: int
     macs: int
     weights_bytes: int
-    weights_bytes_by_dtype: dict[str, int]
+    weights_bytes_by_dtype: Mapping[str, int]
     flash_bytes: int
-    flash_breakdown: dict[str, int]
+    flash_breakdown: Mapping[str, int]
     flash_exact: bool
     arena_bytes: int
     activations_bytes: int

@@ -7,9 +7,11 @@ Two forms share one reader: a sequential list of layers, and a graph where layer
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -18,6 +20,7 @@ from .. import ops
 from ..errors import SpecError
 from ..ir import Graph, Location, Node
 from ..limits import DEFAULT, Limits
+from ..ops import memo
 from ..ops.base import OpError, shape_value
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "inputs", "layers", "outputs")
@@ -93,14 +96,77 @@ def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
 
+_CSafeLoader: Any = getattr(yaml, "CSafeLoader", None)  # libyaml: about 8x faster
+_FAST_MAX_CHARS = 1 << 20  # any real spec; bigger texts take the counting composer
+
+
+if _CSafeLoader is not None:
+
+    class _FastLoader(_CSafeLoader):  # type: ignore[misc, valid-type]
+        """libyaml composes the whole document (it refuses nesting deeper than 1,000
+        itself); the limits are then checked on the node tree, before anything is built.
+        Only texts of at most _FAST_MAX_CHARS take this path, so composing is bounded."""
+
+    _FastLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+    _FastLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+def _check_tree(root: yaml.Node, limits: Limits) -> None:
+    """The composer's limits on a composed tree: nodes, aliases (a node met again) and depth,
+    walked in document order so the first violation is the one reported."""
+    seen: set[int] = set()
+    nodes = aliases = 0
+    stack: list[tuple[yaml.Node, int, int | None]] = [(root, 1, None)]
+    while stack:
+        node, depth, parent_line = stack.pop()
+        nodes += 1
+        line = node.start_mark.line + 1 if node.start_mark else None
+        if id(node) in seen:
+            aliases += 1
+            line = parent_line  # the alias is used inside its parent, defined elsewhere
+            if aliases > limits.max_yaml_aliases:
+                raise SpecError(f"more than {limits.max_yaml_aliases:,} YAML aliases "
+                                "(an alias bomb?); refusing", line=line)
+            continue
+        seen.add(id(node))
+        if nodes > limits.max_yaml_nodes:
+            raise SpecError(f"more than {limits.max_yaml_nodes:,} YAML nodes; refusing",
+                            line=line)
+        if depth > limits.max_depth:
+            raise SpecError(f"values nested more than {limits.max_depth} deep; refusing",
+                            line=line)
+        if isinstance(node, yaml.MappingNode):
+            children = [c for pair in node.value for c in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            continue
+        stack.extend((c, depth + 1, line) for c in reversed(children))
+
+
+def _load(text: str, limits: Limits) -> Any:
+    if _CSafeLoader is None or len(text) > _FAST_MAX_CHARS:
+        slow = _Loader(text)
+        try:
+            slow.limits = limits
+            return slow.get_single_data()
+        finally:
+            slow.dispose()
+    fast = _FastLoader(text)
+    try:
+        node = fast.get_single_node()
+        if node is None:
+            return None
+        _check_tree(node, limits)
+        return fast.construct_document(node)
+    finally:
+        fast.dispose()
+
 
 def parse_text(text: str, file: str | None = None, limits: Limits = DEFAULT) -> Any:
     """Parse YAML/JSON text safely; syntax errors become one-line SpecErrors."""
-    loader: _Loader | None = None
     try:
-        loader = _Loader(text)
-        loader.limits = limits
-        return loader.get_single_data()
+        return _load(text, limits)
     except SpecError as exc:
         exc.file = file
         raise
@@ -108,14 +174,14 @@ def parse_text(text: str, file: str | None = None, limits: Limits = DEFAULT) -> 
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
+        if "nesting depth" in problem:  # libyaml's own nesting limit
+            raise SpecError(f"values nested more than {limits.max_depth} deep; refusing",
+                            file=file, line=line) from None
         raise SpecError(f"invalid YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:
         raise SpecError("values nested too deeply; refusing", file=file) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
 
 
 def load_spec_file(path: Path, limits: Limits = DEFAULT) -> Graph:
@@ -368,7 +434,9 @@ def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]
     if not isinstance(trainable, bool):
         raise reader.fail("`trainable:` must be true or false", arg_line("trainable"))
     try:
-        attrs = op.normalize(args)
+        # a user's arguments recur across a search loop's candidates; memoise scalar ones
+        attrs = memo.rule(_normalize, op.name, args, ()) if all(
+            v.__class__ in _SCALARS for v in args.values()) else op.normalize(args)
     except OpError as exc:
         bad = next((k for k in args if repr(k) in str(exc)), None)
         who = f"layer {name!r} ({op.name})" if name else op.name
@@ -379,6 +447,14 @@ def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]
             "trainable": trainable, "auto": _snake(op_name)}
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def _normalize(op: str, args: Mapping[str, Any], _: object, __: object) -> Mapping[str, Any]:
+    return MappingProxyType(ops.get(op).normalize(args))
+
+
+@functools.lru_cache(maxsize=512)
 def _snake(name: str) -> str:
     """Keras's automatic layer name for a spelling: MaxPooling2D -> max_pooling2d."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)

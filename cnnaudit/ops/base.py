@@ -8,6 +8,7 @@ and MACs. Nothing outside an op's class knows anything specific about it.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,17 @@ KERAS_NOOP_ARGS = frozenset(
 )
 
 
+@functools.cache
+def _arg_index(cls: type[Op]) -> dict[str, Arg]:
+    """Every spelling of every argument of an op class (built once per class)."""
+    by_name: dict[str, Arg] = {}
+    for arg in cls.args:
+        by_name[arg.name] = arg
+        for alias in arg.aliases:
+            by_name[alias] = arg
+    return by_name
+
+
 class Op:
     """Base class for an op definition. Subclasses set the class attributes and rules."""
 
@@ -155,11 +167,7 @@ class Op:
     @classmethod
     def normalize(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Map user spellings to canonical names, parse values, fill defaults."""
-        by_name: dict[str, Arg] = {}
-        for arg in cls.args:
-            by_name[arg.name] = arg
-            for alias in arg.aliases:
-                by_name[alias] = arg
+        by_name = _arg_index(cls)
         attrs: dict[str, Any] = {}
         for key, value in raw.items():
             if key == "data_format":

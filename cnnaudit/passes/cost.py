@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from .. import ops
 from ..dtypes import DType
 from ..ir import Graph, Shape
+from ..ops import memo
 from ..ops.base import Weight
 
 
@@ -18,19 +21,38 @@ class LayerCost:
     weights: tuple[Weight, ...]
 
     def weight_bytes(self, dtype: DType) -> int:
-        return sum(dtype.weight_storage(w) for w in self.weights)
+        key = (dtype.name, self.weights)
+        hit = _WEIGHT_BYTES.get(key)
+        if hit is None:
+            hit = _WEIGHT_BYTES[key] = sum(dtype.weight_storage(w) for w in self.weights)
+            if len(_WEIGHT_BYTES) > 8192:
+                _WEIGHT_BYTES.clear()
+        return hit
+
+
+_WEIGHT_BYTES: dict[tuple[str, tuple[Weight, ...]], int] = {}  # same layers, many audits
 
 
 def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
     """Cost of every node, keyed by node name."""
     out: dict[str, LayerCost] = {}
     for node in graph.nodes:
-        op = ops.get(node.op)
         ins = [shapes[t] for t in node.inputs]
         result = shapes[node.outputs[0]]
         # A shared layer's later calls reuse the first call's weights: count them once.
-        weights = () if node.shares_weights_of else tuple(op.weights(node.attrs, ins, result))
-        params = sum(w.size for w in weights)
-        trainable = sum(w.size for w in weights if w.trainable) if node.trainable else 0
-        out[node.name] = LayerCost(params, trainable, op.macs(node.attrs, ins, result), weights)
+        cost = memo.rule(_cost, node.op, node.attrs, ins, result)
+        if node.shares_weights_of:
+            cost = LayerCost(0, 0, cost.macs, ())
+        elif not node.trainable and cost.trainable_params:
+            cost = replace(cost, trainable_params=0)
+        out[node.name] = cost
     return out
+
+
+def _cost(name: str, attrs: Mapping[str, Any], ins: Sequence[Shape],
+          result: Shape | None) -> LayerCost:
+    op = ops.get(name)
+    assert result is not None
+    weights = tuple(op.weights(attrs, ins, result))
+    return LayerCost(sum(w.size for w in weights), sum(w.size for w in weights if w.trainable),
+                     op.macs(attrs, ins, result), weights)

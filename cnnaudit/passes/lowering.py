@@ -13,11 +13,14 @@ is added at the edges.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import ops
 from ..dtypes import DType
 from ..ir import Graph, Location, Node, Shape
+from ..ops import memo
 from ..ops.base import FUSED_ACTIVATIONS, Lowered, Weight
 
 FOLDS_BATCH_NORM = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -40,6 +43,13 @@ class _Chain:
     consumers: list[str] = field(default_factory=list)
 
 
+def _lower_layer(op: str, attrs: Mapping[str, Any], ins: Sequence[Shape],
+                 out: Shape | None) -> tuple[Lowered, ...] | None:
+    assert out is not None
+    steps = ops.get(op).lower(attrs, ins, out)
+    return None if steps is None else tuple(steps)
+
+
 def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     """A new graph of `tflite` nodes; tensor names keep the Keras layer names."""
     chains: dict[str, _Chain] = {}
@@ -49,8 +59,8 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
             producer[t] = node.name
         if node.op == "input":
             continue
-        op = ops.get(node.op)
-        steps = op.lower(node.attrs, [shapes[t] for t in node.inputs], shapes[node.outputs[0]])
+        ins, out = [shapes[t] for t in node.inputs], shapes[node.outputs[0]]
+        steps = memo.rule(_lower_layer, node.op, node.attrs, ins, out)
         if steps is None:
             steps = [Lowered(f"UNKNOWN:{node.op}", shapes[node.outputs[0]])]
         chains[node.name] = _Chain(node, list(steps))

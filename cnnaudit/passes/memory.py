@@ -13,6 +13,7 @@ struct layouts for 32-bit (ILP32, ARM EABI). Reference kernels (no CMSIS-NN scra
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from .. import ops
 from ..dtypes import ELEMENT_BYTES, DType
 from ..ir import Graph, Node, Shape
 from ..ops.base import CostClass
-from .planner import ALIGNMENT, Buffer, align, greedy_plan, live_bytes, plan_size, verify_plan
+from .planner import ALIGNMENT, Buffer, align, greedy_plan, live_bytes, plan_size
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,7 @@ def plan_memory(
     buffers = _buffers(graph, shapes, dtype)
     scratch = _scratch(graph, shapes, dtype)
     planned = buffers + scratch
-    offsets = greedy_plan(planned)
-    verify_plan(planned, offsets)
+    offsets = greedy_plan(planned)  # tests/test_planner.py checks its plans never overlap
     head = plan_size(planned, offsets)
     steps = len(graph.nodes)
     live = live_bytes(planned, steps)
@@ -141,8 +141,8 @@ def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
             last[t] = max(last.get(t, first[t]), first[t])
     for t in graph.outputs:
         last[root[t]] = end
-    return [Buffer(t, tensor_bytes(graph, shapes, t, dtype), first[t], last[t]) for t in first
-            if tensor_bytes(graph, shapes, t, dtype)]
+    sizes = {t: tensor_bytes(graph, shapes, t, dtype) for t in first}
+    return [Buffer(t, sizes[t], first[t], last[t]) for t in first if sizes[t]]
 
 
 def tensor_bytes(graph: Graph, shapes: dict[str, Shape], tensor: str, dtype: DType) -> int:
@@ -264,10 +264,7 @@ def _temporaries(graph: Graph, node: Node, dtype: DType, runtime: Runtime) -> in
     ask for input, filter and output twice, and for the bias)."""
 
     def one(quantized: bool, scales: int) -> int:
-        size = align(runtime.tflite_tensor, 8)
-        if quantized:
-            size += align(runtime.affine_quantization, 8) + align(4 + 4 * max(scales, 1), 8)
-        return size
+        return _temporary(runtime.name, quantized, scales)
 
     data = [one(_quantized(graph, t, dtype), 1) for t in (*node.inputs, *node.outputs)]
     consts = [(c[0], one(c[4] > 0, c[5])) for c in node.attrs["constants"]]
@@ -276,3 +273,12 @@ def _temporaries(graph: Graph, node: Node, dtype: DType, runtime: Runtime) -> in
         total += sum(data) + sum(size for pos, size in consts if pos != 2)
     return total
 
+
+@functools.lru_cache(maxsize=256)
+def _temporary(runtime_name: str, quantized: bool, scales: int) -> int:
+    """Head bytes of one temporary TfLiteTensor (and its quantization, when quantized)."""
+    runtime = next(r for r in RUNTIMES.values() if r.name == runtime_name)
+    size = align(runtime.tflite_tensor, 8)
+    if quantized:
+        size += align(runtime.affine_quantization, 8) + align(4 + 4 * max(scales, 1), 8)
+    return size

@@ -10,6 +10,7 @@ where it overlaps no already-placed buffer whose lifetime intersects its own.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,21 +41,21 @@ def greedy_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[s
     {'c': 0, 'a': 0, 'b': 32}
     """
     order = sorted(range(len(buffers)), key=lambda i: (-align(buffers[i].size, alignment), -i))
-    placed: list[tuple[int, int, Buffer]] = []  # (offset, end, buffer), sorted by offset
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last), by offset
     offsets: dict[str, int] = {}
     for i in order:
         buf = buffers[i]
-        size = align(buf.size, alignment)
+        size, first, last = align(buf.size, alignment), buf.first, buf.last
         candidate = 0
-        for start, end, other in placed:
-            if not buf.overlaps_in_time(other):
-                continue
+        for start, end, other_first, other_last in placed:
+            if other_first > last or first > other_last:
+                continue  # never live at the same time
             if start >= candidate + size:
                 break  # the gap before `other` is big enough
-            candidate = max(candidate, end)
+            if end > candidate:
+                candidate = end
         offsets[buf.name] = candidate
-        placed.append((candidate, candidate + size, buf))
-        placed.sort(key=lambda p: (p[0], p[1]))
+        bisect.insort(placed, (candidate, candidate + size, first, last))
     return offsets
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .. import ops
 from ..errors import ShapeError
 from ..ir import Graph, Node, Shape
+from ..ops import memo
 
 MAX_ELEMENTS = 2**31 - 1  # TFLite indexes tensors with int32; anything bigger is a typo
 
@@ -16,14 +19,18 @@ def _fail(node: Node, message: str) -> ShapeError:
                       file=node.where.file, line=node.where.line)
 
 
+def _output_shapes(op: str, attrs: Mapping[str, Any], inputs: Sequence[Shape],
+                   _: Shape | None) -> tuple[Shape, ...]:
+    return tuple(tuple(s) for s in ops.get(op).output_shapes(attrs, inputs))
+
+
 def infer_shapes(graph: Graph) -> dict[str, Shape]:
     """Map every tensor name to its shape (batch omitted)."""
     shapes: dict[str, Shape] = {}
     for node in graph.nodes:
-        op = ops.get(node.op)
         inputs = [shapes[t] for t in node.inputs]
         try:
-            outs = [tuple(s) for s in op.output_shapes(node.attrs, inputs)]
+            outs = memo.rule(_output_shapes, node.op, node.attrs, inputs)
         except ops.OpError as exc:
             raise _fail(node, str(exc)) from None
         if len(outs) != len(node.outputs):
