@@ -15,15 +15,18 @@ two, apply one (`--apply N -o new.yaml`) and run `suggest` again on the result.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from . import ops
+from . import frontends, ops
+from .api import _boards as resolve_boards
 from .api import analyse
 from .boards import Board
 from .errors import CnnauditError, UsageError
 from .ir import Graph, Node, Shape
+from .limits import DEFAULT, Limits
 from .ops.base import CostClass
 from .passes.shapes import infer_shapes
 from .report import Report
@@ -491,6 +494,22 @@ def _dominant(report: Report, top: int = 3) -> tuple[Share, ...]:
             if v > 0 and total > 0:
                 out.append(Share(metric, layer.name, v, v / total))
     return tuple(out)
+
+
+def advise(
+    model: str | Path | dict[str, Any] | Graph,
+    boards: Sequence[str | Board] | None = None,
+    *,
+    dtype: str = "int8",
+    boards_dir: Iterable[str | Path] = (),
+    overrides: Mapping[str, tuple[int, ...]] | None = None,
+    limits: Limits = DEFAULT,
+) -> Advice:
+    """`suggest` for anything `audit` takes (a file, a spec dict, a one-liner, a graph) and
+    board ids, as the CLI calls it."""
+    graph = model if isinstance(model, Graph) else frontends.load(
+        model, overrides=overrides, limits=limits)
+    return suggest(graph, resolve_boards(boards, boards_dir), dtype=dtype)
 
 
 def suggest(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Advice:
