@@ -93,6 +93,7 @@ class Suggestion:
     flips: tuple[tuple[str, str, str], ...]  # (board, before, after): verdicts that improve
     worsens: tuple[str, ...]  # boards whose verdict gets worse
     optional: bool  # the model already fits: a gain, not a need
+    reduces: tuple[str, ...]  # what it claimed to reduce (and, checked, did)
     graph: Graph = field(repr=False)
     dtype: str = "int8"
     report: Report | None = field(default=None, repr=False)
@@ -149,7 +150,8 @@ class Advice:
                  "boards_flipped": [{"board": b, "before": old, "after": new}
                                     for b, old, new in s.flips],
                  "boards_worse": list(s.worsens),
-                 "optional": s.optional, "accuracy": s.accuracy, "note": s.note}
+                 "optional": s.optional, "reduces": list(s.reduces),
+                 "accuracy": s.accuracy, "note": s.note}
                 for s in self.suggestions
             ],
             "dropped": list(self.dropped),
@@ -575,8 +577,8 @@ def _evaluate(kind: str, cand: Candidate, report: Report, before: Metrics,
             return ("the model already fits, and this makes "
                     + (f"{', '.join(worse)} worse" if worse else f"{grown[0]} larger")), None
     return "", Suggestion(0, kind, cand.title, cand.layers, cand.accuracy, cand.note, before,
-                          after, tuple(flips), tuple(worse), fits, cand.graph, cand.dtype,
-                          after_report)
+                          after, tuple(flips), tuple(worse), fits, cand.reduces, cand.graph,
+                          cand.dtype, after_report)
 
 
 def _binding_gain(before: Metrics, after: Metrics, binding: str | None) -> float:
