@@ -167,9 +167,8 @@ class Context:
     dtype: str
     shapes: dict[str, Shape]
     consumers: dict[str, tuple[Node, ...]]
-
-    def node(self, name: str) -> Node:
-        return next(n for n in self.graph.nodes if n.name == name)
+    shared: frozenset[str]  # layers taking part in Keras weight sharing
+    layer_params: dict[str, int]
 
     def fresh(self, base: str) -> str:
         """A layer name not yet used in the graph: base, base_1, base_2, ..."""
@@ -184,11 +183,10 @@ class Context:
     def editable(self, node: Node) -> bool:
         """Shared layers (Keras weight sharing) are left alone: changing one call would
         silently change the others."""
-        return node.shares_weights_of is None and not any(
-            n.shares_weights_of == node.name for n in self.graph.nodes)
+        return node.name not in self.shared
 
     def params(self, name: str) -> int:
-        return next((layer.params for layer in self.report.layers if layer.name == name), 0)
+        return self.layer_params.get(name, 0)
 
 
 Transformation = Callable[[Context], list[Candidate]]
@@ -213,9 +211,9 @@ def _rebuild(ctx: Context, nodes: list[Node], rewire: dict[str, str] | None = No
         return t
 
     fixed = [replace(n, inputs=tuple(follow(t) for t in n.inputs)) for n in nodes]
-    inputs = tuple(n.outputs[0] for n in fixed if n.op == "input")
-    return replace(ctx.graph, nodes=tuple(fixed), inputs=inputs,
-                   outputs=tuple(follow(t) for t in ctx.graph.outputs), warnings=())
+    return replace(ctx.graph, nodes=tuple(fixed),
+                   outputs=tuple(follow(t) for t in ctx.graph.outputs), warnings=(),
+                   file_size=None, tensor_count=None)
 
 
 def _with(node: Node, op: str | None = None, **changes: Any) -> Node:
@@ -527,15 +525,23 @@ def suggest(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8") -> Ad
     for node in graph.nodes:
         for t in node.inputs:
             consumers.setdefault(t, []).append(node)
+    shared = {n.name for n in graph.nodes if n.shares_weights_of} | {
+        n.shares_weights_of for n in graph.nodes if n.shares_weights_of}
     ctx = Context(graph, report, dtype, infer_shapes(graph),
-                  {t: tuple(ns) for t, ns in consumers.items()})
+                  {t: tuple(ns) for t, ns in consumers.items()}, frozenset(shared),
+                  {layer.name: layer.params for layer in report.layers})
     binding, binding_board = _binding(report)
     fits = bool(report.boards) and all(b.verdict is Verdict.PASS for b in report.boards)
     before = Metrics.of(report)
     kept: list[tuple[tuple[float, ...], Suggestion]] = []
     dropped: list[str] = []
     for kind, make in TRANSFORMATIONS:
-        for cand in make(ctx):
+        try:
+            candidates = make(ctx)
+        except ops.OpError as exc:  # a layer refused the changed arguments
+            dropped.append(f"{kind}: {exc}")
+            continue
+        for cand in candidates:
             why, suggestion = _evaluate(kind, cand, report, before, binding, fits)
             if suggestion is None:
                 dropped.append(f"{cand.title}: {why}")

@@ -393,3 +393,15 @@ def test_cli_suggest_on_a_keras_file(tmp_path):
     assert run("suggest", str(path), "-b", "nano33", "--dtype", "float32", "--apply",
                str(gap.rank), "-o", str(new)).exit_code == 0
     assert audit(str(new), [], dtype="float32").model.params == gap.after.params
+
+
+def test_layers_sharing_weights_are_left_alone():
+    graph = frontends.load(str(FASHION))
+    nodes = [replace(n, shares_weights_of="conv2d") if n.name == "conv2d_1" else n
+             for n in graph.nodes]
+    advice = suggest(replace(graph, nodes=tuple(nodes)), NANO33, dtype="float32")
+    assert advice.suggestions
+    for s in advice.suggestions:
+        assert not {"conv2d", "conv2d_1"} & set(s.layers), s.title
+    with pytest.raises(UsageError, match="share weights"):
+        applied_spec(advice, 1, "new.yaml")
