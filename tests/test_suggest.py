@@ -405,3 +405,15 @@ def test_layers_sharing_weights_are_left_alone():
         assert not {"conv2d", "conv2d_1"} & set(s.layers), s.title
     with pytest.raises(UsageError, match="share weights"):
         applied_spec(advice, 1, "new.yaml")
+
+
+def test_a_model_with_little_headroom_is_told_so_and_gets_room():
+    path = str(EXAMPLES / "residual_block.yaml")
+    advice = advise(path, ["nano33"], dtype="float32")
+    assert advice.report.boards[0].verdict is Verdict.WARN and not advice.fits
+    assert advice.binding == "RAM"  # 198 KiB of arena in a 209 KiB block; flash is tiny
+    best = advice.suggestions[0]
+    assert best.flips == (("nano33", "WARN", "PASS"),)
+    result = run("suggest", path, "-b", "nano33", "--dtype", "float32")
+    assert "Fits, but with little headroom on nano33" in result.stdout
+    assert "nano33 WARN->PASS" in result.stdout

@@ -54,6 +54,11 @@ def render_suggest(advice: Advice, console: Console) -> None:
                           + (" Optional gains that make nothing worse:" if advice.suggestions
                              else ""), style="bold green"))
     elif advice.binding:
+        if all(b.verdict is not Verdict.FAIL for b in advice.report.boards):
+            tight = ", ".join(b.board.id for b in advice.report.boards
+                              if b.verdict is Verdict.WARN)
+            parts.append(Text(f"Fits, but with little headroom on {tight}: the suggestions "
+                              "add room.", style="bold yellow"))
         parts.append(Text(f"Binding resource: {advice.binding} on {advice.binding_board} "
                           "(furthest over budget, or least headroom).", style="bold"))
     if advice.suggestions:
