@@ -94,7 +94,15 @@ def test_dominant_layers_and_their_shares(fashion_f32):
     assert fashion_f32.peak_tensors[0] == ("conv2d", 26 * 26 * 64 * 4)
 
 
-def test_gap_head_matches_a_hand_written_spec(fashion_f32):
+def _applied(advice: Advice, rank: int, folder, dtype: str) -> Report:
+    """Write suggestion `rank` as a spec file, then audit that file."""
+    _, text = applied_spec(advice, rank, "new.yaml")
+    path = folder / f"applied_{rank}.yaml"
+    write_atomic(path, text)
+    return audit(str(path), NANO33, dtype=dtype)
+
+
+def test_gap_head_matches_a_hand_written_spec(fashion_f32, tmp_path):
     (gap,) = by_kind(fashion_f32, "gap_head")
     expected = conv_params(3, 1, 64) + conv_params(3, 64, 64) + dense_params(64, 10)
     assert gap.after.params == expected == 38_218
@@ -117,12 +125,20 @@ layers:
     assert hand.model.params == expected
     assert (gap.after.flash, gap.after.arena, gap.after.macs) == (
         hand.model.flash_bytes, hand.model.arena_bytes, hand.model.macs)
+    applied = _applied(fashion_f32, gap.rank, tmp_path, "float32")
+    assert applied.model.params == expected
+    assert (applied.model.flash_bytes, applied.model.arena_bytes) == (
+        hand.model.flash_bytes, hand.model.arena_bytes)
     assert gap.after.flash < gap.before.flash
 
 
-def test_int8_matches_auditing_the_model_at_int8(fashion_f32):
+def test_int8_matches_auditing_the_model_at_int8(fashion_f32, tmp_path):
     (q,) = by_kind(fashion_f32, "int8")
     hand = audit(str(FASHION), NANO33, dtype="int8")
+    applied = _applied(fashion_f32, q.rank, tmp_path, q.dtype)
+    assert applied.model.params == fashion_params()
+    assert (applied.model.flash_bytes, applied.model.arena_bytes) == (
+        hand.model.flash_bytes, hand.model.arena_bytes)
     assert q.dtype == "int8"
     assert q.after.params == q.before.params == fashion_params()
     assert (q.after.flash, q.after.arena) == (hand.model.flash_bytes, hand.model.arena_bytes)
@@ -180,6 +196,8 @@ def test_every_suggestion_applies_and_reaudits(path, dtype, tmp_path):
         out = tmp_path / f"{s.rank}.yaml"
         write_atomic(out, text)
         report = audit(str(out), ["nano33", "wio-terminal"], dtype=s.dtype)
+        assert [(r.name, r.output_shape, r.params) for r in report.layers] == [
+            (r.name, r.output_shape, r.params) for r in s.report.layers]
         assert report.model.params == s.after.params
         assert report.model.macs == s.after.macs
         assert report.model.flash_bytes == s.after.flash
