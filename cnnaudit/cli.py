@@ -171,7 +171,8 @@ def suggest(
     """How to make MODEL fit: what dominates params, MACs, flash and the arena, then
     changes to the model (global average pooling head, int8, depthwise separable convs,
     fewer filters, an earlier stride or pooling step, a smaller input), each re-audited and
-    ranked by what it gains on the chosen boards. Needs a spec or a Keras model."""
+    ranked by what it gains on the chosen boards. Accuracy costs are described, not
+    measured. Needs a spec, a one-line spec or a Keras model (not a .tflite file)."""
 
     def body() -> None:
         from .render.suggest import render_suggest, render_suggest_json
