@@ -435,3 +435,32 @@ def test_a_model_with_little_headroom_is_told_so_and_gets_room():
     result = run("suggest", path, "-b", "nano33", "--dtype", "float32")
     assert "Fits, but with little headroom on nano33" in result.stdout
     assert "nano33 WARN->PASS" in result.stdout
+
+
+def test_claims_that_do_not_hold_and_broken_graphs_are_never_suggested(monkeypatch):
+    """Registered transformations that lie or break the graph are dropped with the reason;
+    an honest one is kept."""
+    import cnnaudit.suggest as sg
+
+    def liar(ctx):  # claims params, but the graph is unchanged
+        return [sg.Candidate("liar", (), ctx.graph, ctx.dtype, ("params",), "none")]
+
+    def breaker(ctx):  # a 9x9 kernel on the 5x5x64 map before flatten: shapes fail
+        pool = next(n for n in ctx.graph.nodes if n.name == "max_pool2d_1")
+        conv = sg._with(replace(pool, name="too_big", inputs=pool.outputs,
+                                outputs=("too_big",)), "conv2d", filters=4, kernel=(9, 9))
+        nodes = list(ctx.graph.nodes)
+        nodes.insert(nodes.index(pool) + 1, conv)
+        flatten = nodes.index(next(n for n in nodes if n.op == "flatten"))
+        nodes[flatten] = replace(nodes[flatten], inputs=("too_big",))
+        return [sg.Candidate("breaker", ("too_big",), sg._rebuild(ctx, nodes), ctx.dtype,
+                             ("params",), "none")]
+
+    monkeypatch.setattr(sg, "TRANSFORMATIONS", [])
+    for fn in (liar, breaker, sg.int8):
+        sg.transformation(fn)
+    advice = suggest(frontends.load(str(FASHION)), NANO33, dtype="float32")
+    assert [s.kind for s in advice.suggestions] == ["int8"]
+    assert any(d.startswith("liar: does not reduce params") for d in advice.dropped)
+    assert any(d.startswith("breaker: the changed graph does not audit") and "too_big" in d
+               for d in advice.dropped)
