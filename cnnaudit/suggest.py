@@ -241,10 +241,6 @@ def _swap(ctx: Context, old: Node, new: Node) -> Graph:
     return _rebuild(ctx, [new if n is old else n for n in ctx.graph.nodes])
 
 
-def _kib(n: float) -> str:
-    return f"{n / 1024:,.1f} KiB"
-
-
 def _dims(shape: Shape) -> str:
     return "x".join(map(str, shape))
 
@@ -275,10 +271,9 @@ def gap_head(ctx: Context) -> list[Candidate]:
         if not denses:
             continue
         classifier, hidden = denses[-1], denses[:-1]
-        gap = Node(name=ctx.fresh(f"global_average_pooling{len(spatial)}d"),
-                   op=f"global_avg_pool{len(spatial)}d", attrs={"keepdims": False},
-                   inputs=flat.inputs, outputs=(), where=flat.where)
-        gap = _with(replace(gap, outputs=(gap.name,)))
+        name = ctx.fresh(f"global_average_pooling{len(spatial)}d")
+        gap = _with(Node(name=name, op=f"global_avg_pool{len(spatial)}d", attrs={},
+                         inputs=flat.inputs, outputs=(name,), where=flat.where))
         drop = {flat.name, *(n.name for n in hidden)}
         rewire = {flat.outputs[0]: gap.name, **{n.outputs[0]: n.inputs[0] for n in hidden}}
         nodes = []
@@ -339,8 +334,8 @@ def separable(ctx: Context) -> list[Candidate]:
 
 @transformation
 def halve_filters(ctx: Context) -> list[Candidate]:
-    """Halve the widest-costing conv or dense layer that is not an output layer: the one with
-    the most parameters, and the one with the most MACs when that is another."""
+    """Halve the filters (units) of the costliest conv or dense layer that is not an output
+    layer: the one with the most parameters, and the one with the most MACs if another."""
     width = [n for n in ctx.graph.nodes
              if n.op in WIDTH_ARG and n.attrs[WIDTH_ARG[n.op]] >= 2
              and n.outputs[0] not in ctx.graph.outputs and ctx.editable(n)]
@@ -418,16 +413,15 @@ def pool_earlier(ctx: Context) -> list[Candidate]:
     it does not read a model input: a smaller input resolution covers that case)."""
     peak = _peak_producer(ctx)
     conv = _conv_behind(ctx, peak) if peak is not None else None
-    if conv is None or conv.inputs[0] in ctx.graph.inputs:
+    if conv is None or conv.inputs[0] in ctx.graph.inputs or not ctx.editable(conv):
         return []
     shape = ctx.shapes[conv.inputs[0]]
     rank = len(shape) - 1
     if rank not in (1, 2) or min(shape[:-1]) < 4:
         return []
-    pool = Node(name=ctx.fresh(f"max_pooling{rank}d_early"), op=f"max_pool{rank}d",
-                attrs={"pool": (2,) * rank}, inputs=conv.inputs, outputs=(),
-                where=conv.where)
-    pool = _with(replace(pool, outputs=(pool.name,)))
+    name = ctx.fresh(f"max_pooling{rank}d_early")
+    pool = _with(Node(name=name, op=f"max_pool{rank}d", attrs={"pool": (2,) * rank},
+                      inputs=conv.inputs, outputs=(name,), where=conv.where))
     return [Candidate(
         title=f"2x max pooling before {conv.name} (makes the peak at "
               f"{ctx.report.model.peak_layer}): its input {_dims(shape)} -> "
