@@ -147,6 +147,59 @@ def check(
     raise typer.Exit(_run(body))
 
 
+SUGGEST_EXIT_CODES = """\b
+Exit codes:
+  0  the advice was given (or the spec written), whether or not the model fits
+  2  bad input or usage (the message says what and where)
+  3  internal error: a bug in cnnaudit"""
+
+
+@app.command(epilog=SUGGEST_EXIT_CODES)
+def suggest(
+    model: ModelArg,
+    board: Annotated[list[str] | None, typer.Option(
+        "--board", "-b", help="Board id (repeatable or comma-separated); default: all.")] = None,
+    dtype: DtypeOpt = "int8",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    apply: Annotated[int | None, typer.Option(
+        "--apply", help="Write suggestion N (1 = the best) as a YAML spec to -o.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where --apply writes the changed spec.")] = None,
+    boards_dir: BoardsDirOpt = None,
+    override: OverrideOpt = None,
+) -> None:
+    """How to make MODEL fit: what dominates params, MACs, flash and the arena, then
+    changes to the model (global average pooling head, int8, depthwise separable convs,
+    fewer filters, an earlier stride or pooling step, a smaller input), each re-audited and
+    ranked by what it gains on the chosen boards. Accuracy costs are described, not
+    measured. Needs a spec, a one-line spec or a Keras model (not a .tflite file)."""
+
+    def body() -> None:
+        from .render.suggest import render_suggest, render_suggest_json
+        from .spec_writer import write_atomic
+        from .suggest import advise, applied_spec
+
+        if fmt not in ("table", "json"):
+            raise UsageError(f"unknown format {fmt!r}", hint="choose table or json")
+        if (apply is None) != (output is None):
+            raise UsageError("--apply N and -o FILE go together",
+                             hint="e.g. --apply 1 -o new.yaml")
+        advice = advise(model, board, dtype=dtype, boards_dir=boards_dir or (),
+                        overrides=parse_overrides(override or []), **_limits())
+        if apply is not None and output is not None:
+            chosen, text = applied_spec(advice, apply, str(output))
+            write_atomic(output, text)
+            typer.echo(f"wrote {output}: {chosen.title}")
+            boards_opt = "".join(f" --board {b.board.id}" for b in advice.report.boards)
+            typer.echo(f"check it: cnnaudit check {output}{boards_opt} --dtype {chosen.dtype}")
+        elif fmt == "json":
+            sys.stdout.write(render_suggest_json(advice))
+        else:
+            render_suggest(advice, _console())
+
+    _run(body)
+
+
 @app.command(epilog=EXIT_CODES)
 def layers(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = None) -> None:
     """Per-layer table: output shape, params, MACs, activation and weight memory."""
