@@ -15,12 +15,13 @@ from .ir import Graph
 from .limits import DEFAULT, Limits
 from .passes.cost import layer_costs
 from .passes.flash import estimate_flash
+from .passes.latency import OpWork, latency_ms, load_families, op_work
 from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
 from .passes.support import Finding, check_support, resolver_ops
 from .report import ArenaBuffer, LayerReport, ModelSummary, Report, TimelineStep
-from .verdict import judge
+from .verdict import Latency, judge
 
 
 def audit(
@@ -161,7 +162,10 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     )
     findings = tuple(check_support(device))
     blockers = _blockers(findings)
-    results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers) for b in boards)
+    work = op_work(device, device_shapes, device_costs)
+    layer_of = _layer_of(graph, work)
+    results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers,
+                          _latency(b, dt.name, work, layer_of)) for b in boards)
     buffers = tuple(ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
                     for b in memory.buffers)
     timeline = tuple(
@@ -171,6 +175,26 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     )
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
                   timeline=timeline, buffers=buffers)
+
+
+def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:
+    """The layer each operator comes from: lowering names operators after their layer
+    (`conv2d`, `conv2d/0`); operators of a .tflite file are the layers."""
+    names = {n.name for n in graph.nodes}
+    return tuple(w.name if w.name in names else w.name.split("/")[0]
+                 if w.name.split("/")[0] in names else w.name for w in work)
+
+
+def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
+             layer_of: tuple[str, ...]) -> Latency | None:
+    kernels = board.kernels(dtype)
+    if kernels is None:
+        return None
+    family = load_families()[kernels]
+    per_layer: dict[str, float] = {}
+    for w, layer in zip(work, layer_of, strict=True):
+        per_layer[layer] = per_layer.get(layer, 0.0) + latency_ms((w,), family, board.clock_mhz)
+    return Latency(latency_ms(work, family, board.clock_mhz), kernels, tuple(per_layer.items()))
 
 
 def _blockers(findings: tuple[Finding, ...]) -> tuple[str, ...]:

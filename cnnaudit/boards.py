@@ -44,6 +44,14 @@ class Board:
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     notes: str = ""
     path: str = ""
+    # kernel family (configs/latency.yaml) per dtype, e.g. {"int8": "cmsis-nn-m4"}
+    latency: tuple[tuple[str, str], ...] = ()
+
+    def kernels(self, dtype: str) -> str | None:
+        """The kernel family this board runs a model of `dtype` with (float16 computes in
+        float32), or None when the profile names none."""
+        families = dict(self.latency)
+        return families.get(dtype) or (families.get("float32") if dtype == "float16" else None)
 
     @property
     def ram_budget_bytes(self) -> int:
@@ -112,8 +120,30 @@ def _parse(path: Path) -> Board:
         if key in data:
             kwargs[key] = data[key]
     kwargs["sources"] = dict(data.get("sources") or {})
+    kwargs["latency"] = _latency(data.get("latency"), path)
     kwargs["id"] = str(kwargs["id"])
     return Board(path=str(path), **kwargs)
+
+
+def _latency(value: Any, path: Path) -> tuple[tuple[str, str], ...]:
+    """`latency: {int8: cmsis-nn-m4, float32: float-m4}`: each family must exist."""
+    if value is None:
+        return ()
+    from .passes.latency import load_families
+
+    if not isinstance(value, dict):
+        raise BoardError("latency must map a dtype to a kernel family", file=str(path),
+                         hint="e.g. latency: {int8: cmsis-nn-m4, float32: float-m4}")
+    known = load_families()
+    for dtype, family in value.items():
+        if dtype not in ("int8", "float16", "float32"):
+            raise BoardError(f"latency: unknown dtype {dtype!r}", file=str(path))
+        if family not in known:
+            close = difflib.get_close_matches(str(family), list(known), n=1)
+            raise BoardError(f"latency: unknown kernel family {family!r}", file=str(path),
+                             hint=f"did you mean {close[0]!r}?" if close else
+                             "see configs/latency.yaml")
+    return tuple((str(k), str(v)) for k, v in value.items())
 
 
 _PARSED: dict[tuple[str, int, int], Board] = {}

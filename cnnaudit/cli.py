@@ -201,16 +201,26 @@ def suggest(
 
 
 @app.command(epilog=EXIT_CODES)
-def layers(model: ModelArg, dtype: DtypeOpt = "int8", override: OverrideOpt = None) -> None:
-    """Per-layer table: output shape, params, MACs, activation and weight memory."""
+def layers(
+    model: ModelArg,
+    dtype: DtypeOpt = "int8",
+    board: Annotated[str | None, typer.Option(
+        "--board", "-b", help="Also show each layer's estimated latency on this board.")]
+    = None,
+    boards_dir: BoardsDirOpt = None,
+    override: OverrideOpt = None,
+) -> None:
+    """Per-layer table: output shape, params, MACs, activation and weight memory (and
+    latency with --board)."""
 
     def body() -> None:
         from .api import audit
         from .render.table import render_layers
 
-        report = audit(model, [], dtype=dtype, overrides=parse_overrides(override or []),
+        report = audit(model, [board] if board else [], dtype=dtype,
+                       boards_dir=boards_dir or (), overrides=parse_overrides(override or []),
                        **_limits())
-        render_layers(report, _console())
+        render_layers(report, _console(), board=report.boards[0] if board else None)
 
     _run(body)
 

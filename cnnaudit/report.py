@@ -162,6 +162,9 @@ class Report:
                     "flash_budget_bytes": b.board.flash_budget_bytes,
                     "flash_reserved_bytes": b.board.flash_reserved_bytes,
                     "headroom_pct": b.headroom_pct,
+                    "latency_ms": None if b.latency_ms is None else round(b.latency_ms, 3),
+                    "latency_kernels": b.latency_kernels,
+                    "latency_by_layer": {name: round(ms, 4) for name, ms in b.latency_by_layer},
                     "reasons": list(b.reasons),
                 }
                 for b in self.boards

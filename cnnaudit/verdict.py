@@ -22,6 +22,13 @@ class Verdict(str, Enum):
 
 
 @dataclass(frozen=True)
+class Latency:
+    ms: float
+    kernels: str
+    by_layer: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
 class BoardResult:
     board: Board
     verdict: Verdict
@@ -31,6 +38,9 @@ class BoardResult:
     model_flash_bytes: int
     headroom_pct: float  # the tighter of RAM and flash
     reasons: tuple[str, ...]
+    latency_ms: float | None = None  # estimated inference time, when a latency model exists
+    latency_kernels: str | None = None  # the kernel family it assumes (configs/latency.yaml)
+    latency_by_layer: tuple[tuple[str, float], ...] = ()  # (layer, ms), in execution order
 
 
 def kib(n: float) -> str:
@@ -38,7 +48,7 @@ def kib(n: float) -> str:
 
 
 def judge(board: Board, arena_bytes: int, model_flash_bytes: int,
-          blockers: tuple[str, ...] = ()) -> BoardResult:
+          blockers: tuple[str, ...] = (), latency: Latency | None = None) -> BoardResult:
     """Rules, in order: nothing may block the model from running (an operator TFLite Micro
     cannot run); the arena must fit the largest contiguous block; RAM and flash (model +
     the board's reserves) must fit; less than 10 % headroom is a warning."""
@@ -68,4 +78,5 @@ def judge(board: Board, arena_bytes: int, model_flash_bytes: int,
         which = "RAM" if ram_room <= flash_room else "flash"
         reasons.append(f"{which} headroom {headroom:.1f} % < {WARN_HEADROOM_PCT:g} %")
     return BoardResult(board, verdict, ram, flash, arena_bytes, model_flash_bytes,
-                       round(headroom, 1), tuple(reasons))
+                       round(headroom, 1), tuple(reasons),
+                       *((latency.ms, latency.kernels, latency.by_layer) if latency else ()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 from conftest import EXAMPLES
@@ -25,7 +25,7 @@ from cnnaudit.ir import verify
 from cnnaudit.report import Report
 from cnnaudit.spec_writer import dump_spec, graph_to_spec, write_atomic
 from cnnaudit.suggest import METRICS, Advice, Metrics, advise, applied_spec, suggest
-from cnnaudit.verdict import BoardResult, Verdict
+from cnnaudit.verdict import Verdict
 
 FASHION = EXAMPLES / "fashion_mnist_cnn.yaml"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
@@ -265,16 +265,11 @@ def test_tflite_graphs_are_refused_with_a_usage_error():
 
 
 def test_latency_is_carried_when_the_audit_has_it():
-    @dataclass(frozen=True)
-    class Timed(BoardResult):
-        latency_ms: float | None = None
-
     report = audit(str(FASHION), NANO33)
-    timed = Timed(**{f: getattr(report.boards[0], f) for f in (
-        "board", "verdict", "ram_bytes", "flash_bytes", "arena_bytes", "model_flash_bytes",
-        "headroom_pct", "reasons")}, latency_ms=12.5)
-    assert Metrics.of(replace(report, boards=(timed,))).latency_ms == 12.5
-    assert Metrics.of(report).latency_ms is None
+    assert report.boards[0].latency_ms is not None
+    assert Metrics.of(report).latency_ms == report.boards[0].latency_ms
+    plain = replace(NANO33[0], latency=())  # a profile that names no kernels
+    assert Metrics.of(audit(str(FASHION), [plain])).latency_ms is None
     assert Metrics.of(Report(report.model, report.layers, ())).latency_ms is None
 
 

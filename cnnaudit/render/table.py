@@ -10,7 +10,7 @@ from rich.text import Text
 
 from ..boards import KIB, Board
 from ..report import Report
-from ..verdict import Verdict, kib
+from ..verdict import BoardResult, Verdict, kib
 
 if TYPE_CHECKING:  # verify is only needed by `cnnaudit verify`
     from ..verify import Verification
@@ -21,12 +21,28 @@ MAC_NOTE = ("MACs: multiply-accumulates in conv and dense layers, batch 1 (FLOPs
             "pooling, element-wise, normalisation and bias adds are not counted.")
 
 
+LATENCY_NOTE = ("Latency: an estimate of one inference with the TFLite Micro kernels the "
+                "board's profile names (`cnnaudit boards`); docs/latency.md states its error "
+                "against published measurements.")
+
+
 def _num(n: int) -> str:
     return f"{n:,}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
+
+
+def approx_ms(ms: float | None) -> str:
+    """An estimate shown as one: `~41 ms`, `~0.53 ms`, `~14 s`."""
+    if ms is None:
+        return "-"
+    if ms >= 10_000:
+        return f"~{ms / 1000:,.0f} s"
+    if ms >= 1000:
+        return f"~{ms / 1000:.1f} s"
+    return f"~{ms:.2g} ms" if ms < 10 else f"~{ms:,.0f} ms"
 
 
 def _used(used: int, budget: int) -> str:
@@ -65,6 +81,7 @@ def boards_verdict_table(report: Report) -> Table:
     table.add_column("RAM KiB\nused / budget", justify="right", no_wrap=True)
     table.add_column("flash KiB\nused / budget", justify="right", no_wrap=True)
     table.add_column("head-\nroom", justify="right", no_wrap=True)
+    table.add_column("latency\n(est.)", justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("reason", min_width=24)
     for result in report.boards:
@@ -74,6 +91,7 @@ def boards_verdict_table(report: Report) -> Table:
             _used(result.ram_bytes, b.ram_budget_bytes),
             _used(result.flash_bytes, b.flash_budget_bytes),
             f"{result.headroom_pct:.0f} %",
+            approx_ms(result.latency_ms),
             Text(result.verdict.value, style=VERDICT_STYLE[result.verdict]),
             "; ".join(result.reasons),
         )
@@ -90,19 +108,25 @@ def render_check(report: Report, console: Console) -> None:
     for warning in report.warnings:
         parts.append(Text(f"warning: {warning}", style="yellow"))
     parts.append(Text(MAC_NOTE + " RAM = arena + the board's reserved RAM; flash = model + "
-                      "the board's reserved flash (runtime).", style="dim"))
+                      "the board's reserved flash (runtime). " + LATENCY_NOTE, style="dim"))
     console.print(Group(*parts))  # type: ignore[arg-type]
 
 
-def render_layers(report: Report, console: Console, top: int = 3) -> None:
-    """Per-layer table; the `top` largest by params, MACs and activation are highlighted."""
+def render_layers(report: Report, console: Console, top: int = 3,
+                  board: BoardResult | None = None) -> None:
+    """Per-layer table; the `top` largest by params, MACs and activation (and latency on
+    `board`) are highlighted."""
     layers = report.layers
+    latency = dict(board.latency_by_layer) if board is not None else {}
 
     def leaders(key: str) -> set[str]:
         ranked = sorted(layers, key=lambda layer: getattr(layer, key), reverse=True)
         return {layer.name for layer in ranked[:top] if getattr(layer, key) > 0}
 
     big = {k: leaders(k) for k in ("params", "macs", "activation_bytes")}
+    ranked = sorted(latency, key=lambda name: latency[name], reverse=True)
+    big["latency"] = set(ranked[:top])
+    total_ms = sum(latency.values()) or 1.0
     total_params = sum(layer.params for layer in layers) or 1
     total_macs = sum(layer.macs for layer in layers) or 1
     table = Table(title=f"{report.model.name}: layers ({report.model.dtype})",
@@ -116,6 +140,9 @@ def render_layers(report: Report, console: Console, top: int = 3) -> None:
     table.add_column("activation", justify="right",
                      footer=f"peak {kib(report.model.activations_bytes)}")
     table.add_column("weights", justify="right", footer=kib(report.model.weights_bytes))
+    if board is not None:
+        table.add_column(f"latency\n{board.board.id}", justify="right",
+                         footer=approx_ms(board.latency_ms))
     show_info = any(layer.info for layer in layers)
     if show_info:
         table.add_column("notes")
@@ -131,23 +158,28 @@ def render_layers(report: Report, console: Console, top: int = 3) -> None:
             cell(_num(layer.macs), layer.name, "macs", layer.macs / total_macs),
             cell(kib(layer.activation_bytes), layer.name, "activation_bytes"),
             kib(layer.weights_bytes),
+            *([cell(approx_ms(latency.get(layer.name)), layer.name, "latency",
+                    latency.get(layer.name, 0.0) / total_ms)] if board is not None else []),
             *([layer.info] if show_info else []),
         )
     console.print(table)
-    console.print(Text(f"Highlighted: the {top} largest layers by params, MACs and activation "
-                       f"size. {MAC_NOTE}", style="dim"))
+    slow = " and latency" if board is not None else ""
+    console.print(Text(f"Highlighted: the {top} largest layers by params, MACs, activation "
+                       f"size{slow}. {MAC_NOTE}" + (f" {LATENCY_NOTE}" if board else ""),
+                       style="dim"))
 
 
 def render_boards(boards: list[Board], console: Console) -> None:
     table = Table(title="Board profiles", title_justify="left")
     for col, justify in (("id", "left"), ("name", "left"), ("core", "left"),
                          ("clock", "right"), ("SRAM", "right"), ("flash", "right"),
-                         ("reserved RAM / flash", "right")):
+                         ("reserved RAM / flash", "right"), ("kernels int8 / float32", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for b in boards:
         table.add_row(b.id, b.name, b.core, f"{b.clock_mhz:g} MHz", f"{b.sram_kib:g} KiB",
                       f"{b.flash_kib:g} KiB",
-                      f"{b.ram_reserved_kib:g} / {b.flash_reserved_kib:g} KiB")
+                      f"{b.ram_reserved_kib:g} / {b.flash_reserved_kib:g} KiB",
+                      f"{b.kernels('int8') or '-'} / {b.kernels('float32') or '-'}")
     console.print(table)
 
 
