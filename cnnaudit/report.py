@@ -93,6 +93,7 @@ class Report:
     findings: tuple[Finding, ...] = ()  # operator support (TFLite-level graphs)
     timeline: tuple[TimelineStep, ...] = ()  # the TFLite operators, in execution order
     buffers: tuple[ArenaBuffer, ...] = ()
+    budgets: tuple[tuple[str, float], ...] = ()  # the project budgets it was judged against
 
     @property
     def verdict(self) -> Verdict:
@@ -175,6 +176,7 @@ class Report:
                 ],
             },
             "verdict": self.verdict.value,
+            "budgets": dict(self.budgets),
             "warnings": list(self.warnings),
             "findings": [
                 {"severity": f.severity, "rule": f.rule, "node": f.node, "message": f.message}

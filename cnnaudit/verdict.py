@@ -31,6 +31,7 @@ class BoardResult:
     model_flash_bytes: int
     headroom_pct: float  # the tighter of RAM and flash
     reasons: tuple[str, ...]
+    latency_ms: float | None = None  # estimated inference time, when a latency model exists
 
 
 def kib(n: float) -> str:
