@@ -247,3 +247,18 @@ def test_write_atomic_failure_leaves_the_old_file_and_no_temp(tmp_path: Path, mo
 def test_write_atomic_refuses_a_missing_folder(tmp_path: Path):
     with pytest.raises(UsageError, match="does not exist"):
         write_atomic(tmp_path / "nope" / "r.json", "{}")
+
+
+def test_the_readme_examples_of_project_files_load(tmp_path: Path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Use in CI"):]
+    yaml_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    toml_text = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "cnnaudit.yaml").write_text(yaml_text)
+    (tmp_path / "pyproject.toml").write_text(toml_text)
+    from_yaml = load_config(tmp_path / "cnnaudit.yaml")
+    from_toml = load_config(tmp_path / "pyproject.toml")
+    assert from_yaml.defaults.budgets.max_params == from_toml.defaults.budgets.max_params
+    assert [r.pattern for r in from_yaml.rules] == ["models/kws*.yaml", "*.tflite"]
+    assert from_toml.rules[0].settings.budgets == Budgets(max_ram_kib=64)
+    assert from_yaml.boards_dirs == (tmp_path / "boards",)
