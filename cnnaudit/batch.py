@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .boards import Board, load_boards, select
-from .budgets import Budgets, ProjectConfig, Settings, apply_budgets, resolve
+from .budgets import CONFIG_NAME, Budgets, ProjectConfig, Settings, apply_budgets, resolve
 from .dtypes import get_dtype
 from .errors import CnnauditError, UsageError
 from .frontends import KERAS_SUFFIXES, SPEC_SUFFIXES
@@ -32,11 +32,11 @@ GLOB_CHARS = frozenset("*?[")
 def expand_models(args: Sequence[str]) -> tuple[list[str], bool]:
     """Model arguments -> model paths in a stable order, and whether this is a batch.
 
-    A folder gives every model file under it (sorted, recursively; files and folders whose
-    name starts with `.` are skipped); a glob that is not an existing file gives its sorted
-    matches; anything else (a file, `-`, a one-line spec) stays as it is. A batch is several
-    arguments, a folder or a glob, so its output has the same shape however many models
-    it finds. Duplicates are dropped.
+    A folder gives every model file under it (sorted, recursively; names starting with `.`
+    are skipped); a glob that is not an existing file gives its sorted matches (the project
+    file `cnnaudit.yaml` is never taken for a model); anything else (a file, `-`, a
+    one-line spec) stays as it is. A batch is several arguments, a folder or a glob, so its
+    output has the same shape however many models it finds. Duplicates are dropped.
     """
     out: list[str] = []
     batch = len(args) > 1
@@ -46,7 +46,7 @@ def expand_models(args: Sequence[str]) -> tuple[list[str], bool]:
             batch = True
             found = sorted(
                 p for p in path.rglob("*")
-                if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()
+                if _is_model(p)
                 and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if not found:
                 raise UsageError(f"{arg}: no model files in this folder",
@@ -54,14 +54,18 @@ def expand_models(args: Sequence[str]) -> tuple[list[str], bool]:
             out += [str(p) for p in found]
         elif GLOB_CHARS & set(arg) and not _is_file(path):
             batch = True
-            matches = sorted(m for m in glob.glob(arg, recursive=True)
-                             if Path(m).is_file() and Path(m).suffix.lower() in MODEL_SUFFIXES)
+            matches = sorted(m for m in glob.glob(arg, recursive=True) if _is_model(Path(m)))
             if not matches:
                 raise UsageError(f"{arg}: no model file matches this pattern")
             out += matches
         else:
             out.append(arg)
     return list(dict.fromkeys(out)), batch
+
+
+def _is_model(path: Path) -> bool:
+    """A model file by its suffix; the project file is never one."""
+    return path.suffix.lower() in MODEL_SUFFIXES and path.name != CONFIG_NAME and path.is_file()
 
 
 def _is_dir(path: Path) -> bool:

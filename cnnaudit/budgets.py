@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -399,7 +399,3 @@ def budgets_from_options(values: Mapping[str, float | None]) -> Budgets:
     known = {f.name for f in fields(Budgets)}
     return Budgets(**{k: (int(v) if k in INT_BUDGETS and v is not None else v)
                       for k, v in values.items() if k in known})
-
-
-def board_ids(settings: Settings) -> Sequence[str] | None:
-    return list(settings.boards) if settings.boards is not None else None

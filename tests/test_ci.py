@@ -351,9 +351,22 @@ def test_many_models_run_in_parallel_in_a_stable_order(tmp_path: Path):
     assert [r["model"]["params"] for r in doc["reports"]] == [243_786, 24_908] * 5
 
 
-def test_a_glob_matching_nothing_is_a_usage_error(tmp_path: Path):
-    result = cnnaudit("check", str(tmp_path / "*.yaml"))
-    assert result.returncode == 2 and "no model file matches" in result.stderr
+@pytest.mark.parametrize(("args", "needle"), [
+    (["check", "{tmp}/*.yaml"], "no model file matches"),
+    (["check", "{tmp}"], "no model files in this folder"),
+    (["check", str(FASHION), "--max-params", "-1"], "--max-params must not be negative"),
+    (["check", str(FASHION), "--config", "{tmp}/c.yaml", "--no-config"], "contradict"),
+    (["check", str(FASHION), "--config", "{tmp}/none.yaml"], "no such file"),
+    (["check", str(FASHION), "-f", "xml"], "choose table, json, markdown or junit"),
+    (["diff", str(FASHION)], "give BASE and HEAD"),
+    (["diff", str(FASHION), "-f", "junit"], "choose table, json or markdown"),
+    (["diff", str(FASHION), str(FASHION), "--max-growth", "-5"], "must not be negative"),
+])
+def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], needle: str):
+    result = cnnaudit(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and needle in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
 
 
 # --- diff ------------------------------------------------------------------------------------

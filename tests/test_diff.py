@@ -71,7 +71,8 @@ def test_latency_rows_only_where_a_side_has_an_estimate(base):
 def test_expand_models_folders_globs_and_plain_arguments(tmp_path: Path):
     (tmp_path / "m" / "deep").mkdir(parents=True)
     (tmp_path / "m" / ".hidden").mkdir()
-    for name in ("m/b.yaml", "m/a.tflite", "m/deep/c.yml", "m/.hidden/x.yaml", "m/notes.md"):
+    for name in ("m/b.yaml", "m/a.tflite", "m/deep/c.yml", "m/.hidden/x.yaml", "m/notes.md",
+                 "m/cnnaudit.yaml"):
         (tmp_path / name).write_text("x")
     models, batch = expand_models([str(tmp_path / "m")])
     assert batch
