@@ -378,9 +378,14 @@ def diff(
                   else contextlib.nullcontext(paths[0]))
         with source as base_path:
             base = run_job(replace(job, model=str(base_path)))
-        if base.report is not None and git_base:  # name the base as the user knows it
-            model = replace(base.report.model, source=f"{git_base}:{head_path}")
-            base = Outcome(base.model, report=replace(base.report, model=model))
+        if git_base:  # name the base as the user knows it, not by its temporary copy
+            label = f"{git_base}:{head_path}"
+            if base.report is not None:
+                model = replace(base.report.model, source=label)
+                base = Outcome(label, report=replace(base.report, model=model))
+            else:
+                base = replace(base, model=label,
+                               error=(base.error or "").replace(str(base_path), label))
         outcomes = Batch((base, run_job(job)))
         _print_errors(outcomes)
         if outcomes.errors:

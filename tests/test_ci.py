@@ -483,3 +483,16 @@ def test_ci_examples_are_valid_yaml_that_run_cnnaudit(path: str):
     text = (ROOT / path).read_text()
     assert isinstance(yaml.safe_load(text), dict)
     assert "cnnaudit check" in text
+
+
+def test_diff_error_in_the_base_names_it_by_ref_and_path(tmp_path: Path):
+    git(tmp_path, "init", "-q")
+    model = tmp_path / "m.yaml"
+    model.write_text("input: [28, 28, 1]\nlayers:\n  - conv3d: 4\n")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "broken")
+    shutil.copy(FASHION, model)
+    result = cnnaudit("diff", "m.yaml", "--git-base", "HEAD", "--no-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("error: HEAD:m.yaml:3: unknown layer 'conv3d'; "
+                             "did you mean 'conv2d'?\n")
