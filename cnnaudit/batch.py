@@ -10,7 +10,6 @@ import glob
 import os
 import traceback
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,5 +190,7 @@ def run_jobs(jobs: Sequence[Job], workers: int | None = None) -> list[Outcome]:
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     if len(jobs) <= PARALLEL_ABOVE or workers < 2 or any(j.model == "-" for j in jobs):
         return [run_job(j) for j in jobs]
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only when used
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(run_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))

@@ -244,7 +244,7 @@ def check(
         help="Model(s): a spec (.yaml, .yml, .json), Keras model (.keras, .h5), .tflite "
         "file, a folder (every model under it), a quoted glob ('models/**/*.yaml'), `-` "
         "(a spec on stdin) or a quoted one-line spec such as \"28x28x1 conv64k3:relu "
-        "maxpool2 flatten dense10:softmax\".", show_default=False)],
+        "maxpool2 flatten dense10:softmax\".", show_default=False, metavar="MODEL")],
     board: BoardOpt = None,
     dtype: CheckDtypeOpt = None,
     fmt: Annotated[str, typer.Option(
@@ -324,7 +324,7 @@ def _check_text(batch: Batch, fmt: str) -> Callable[[Console], None] | str:
 def diff(
     paths: Annotated[list[str], typer.Argument(
         help="BASE HEAD (two model files), or one PATH with --git-base.",
-        show_default=False)],
+        show_default=False, metavar="BASE HEAD|PATH")],
     git_base: Annotated[str | None, typer.Option(
         "--git-base", help="Compare PATH with its version at this git ref (branch, tag, "
         "commit), read with `git show REF:PATH`.")] = None,

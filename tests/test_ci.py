@@ -105,6 +105,16 @@ def test_single_model_json_validates_and_keeps_schema_version_1():
     assert [b["id"] for b in doc["boards"]] == ["nano33", "esp32"]
 
 
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_every_example_report_validates(example: str):
+    from cnnaudit import audit
+    from cnnaudit.budgets import Budgets, apply_budgets
+
+    report = apply_budgets(audit(EXAMPLES / example, None, dtype="float32"),
+                           Budgets(max_params=1, min_headroom_pct=50, max_latency_ms=1))
+    valid(report.to_dict(), "report")
+
+
 def test_schema_rejects_a_report_missing_its_boards():
     doc = json.loads(cnnaudit("check", FASHION, "-b", "nano33", "-f", "json").stdout)
     del doc["boards"]
