@@ -17,7 +17,7 @@ from typing import Any
 from .boards import Board, load_boards, select
 from .budgets import CONFIG_NAME, Budgets, ProjectConfig, Settings, apply_budgets, resolve
 from .dtypes import get_dtype
-from .errors import CnnauditError, UsageError
+from .errors import CnnauditError, ConfigError, UsageError
 from .frontends import KERAS_SUFFIXES, SPEC_SUFFIXES
 from .limits import DEFAULT, Limits
 from .report import SCHEMA_VERSION, Report
@@ -177,7 +177,13 @@ def plan_jobs(
     jobs = []
     for model in models:
         settings = resolve(config, model, cli)
-        boards = select(known, list(settings.boards) if settings.boards is not None else None)
+        try:
+            boards = select(known, list(settings.boards) if settings.boards is not None
+                            else None)
+        except UsageError as exc:
+            if cli.boards is not None or config is None:
+                raise
+            raise ConfigError(exc.message, file=str(config.path), hint=exc.hint) from None
         dtype = get_dtype(settings.dtype or "int8").name
         jobs.append(Job(model, tuple(boards), dtype, settings.budgets, dict(overrides or {}),
                         limits))

@@ -506,3 +506,12 @@ def test_diff_error_in_the_base_names_it_by_ref_and_path(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr == ("error: HEAD:m.yaml:3: unknown layer 'conv3d'; "
                              "did you mean 'conv2d'?\n")
+
+
+def test_an_unknown_board_in_the_project_file_names_the_file(project: Path):
+    config = project / "cnnaudit.yaml"
+    config.write_text("boards: [nano34]\n")
+    result = cnnaudit("check", "models/fashion.yaml", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {config}: unknown board 'nano34'; did you mean 'nano33'?\n"
+    assert cnnaudit("check", "models/fashion.yaml", "-b", "nano33", cwd=project).returncode == 0
