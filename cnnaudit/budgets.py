@@ -9,9 +9,10 @@ the budget named in the reason.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -298,13 +299,14 @@ def _build(data: Mapping[str, Any], lines: Lines, path: Path) -> ProjectConfig:
                          boards_dirs=tuple(boards_dirs))
 
 
-def _settings(data: Mapping[str, Any], prefix: tuple[str, ...], error: Any,
+ErrorAt = Callable[..., ConfigError]  # (message, key path, hint=None) -> error with file:line
+
+
+def _settings(data: Mapping[str, Any], prefix: tuple[str, ...], error: ErrorAt,
               *, top: bool) -> Settings:
     allowed = KNOWN_KEYS if top else (*SETTING_KEYS, *INT_BUDGETS, *FLOAT_BUDGETS)
     for key in data:
         if key not in allowed:
-            import difflib
-
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = (f"did you mean {close[0]!r}?" if close
                     else f"known keys: {', '.join(allowed)}")
