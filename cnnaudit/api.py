@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from . import frontends, ops
@@ -20,7 +19,7 @@ from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
 from .passes.support import Finding, check_support, resolver_ops
-from .report import ArenaBuffer, LayerReport, ModelSummary, Report, TimelineStep
+from .report import ArenaBuffer, FrozenDict, LayerReport, ModelSummary, Report, TimelineStep
 from .verdict import Latency, judge
 
 
@@ -144,12 +143,12 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         trainable_params=sum(c.trainable_params for c in costs.values()),
         macs=sum(c.macs for c in costs.values()),
         weights_bytes=flash.stored_weight_bytes,
-        weights_bytes_by_dtype=MappingProxyType({
+        weights_bytes_by_dtype=FrozenDict({
             name: sum(c.weight_bytes(other) for c in costs.values())
             for name, other in DTYPES.items()
         } if graph.dtype is None else {dt.name: flash.stored_weight_bytes}),
         flash_bytes=flash.total_bytes,
-        flash_breakdown=MappingProxyType(flash.breakdown()),
+        flash_breakdown=FrozenDict(flash.breakdown()),
         flash_exact=flash.exact,
         arena_bytes=memory.arena_bytes,
         activations_bytes=memory.activations_bytes,

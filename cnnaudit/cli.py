@@ -18,9 +18,12 @@ import typer
 from rich.console import Console
 
 from . import __version__
+from .atomic import write_atomic
 from .errors import CnnauditError, UsageError
 
 if TYPE_CHECKING:
+    from .batch import Batch
+    from .budgets import ProjectConfig, Settings
     from .calc import Calc
 
 EXIT_CODES = """\b
@@ -44,10 +47,12 @@ _state: dict[str, object] = {"debug": False, "limits": None}
 T = TypeVar("T")
 
 
-def _console() -> Console:
+def _console(no_color: bool = False) -> Console:
     # Rich turns colour off when stdout is not a terminal (and honours NO_COLOR); give
     # piped output a width that fits the board table.
     width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
+    if no_color:
+        return Console(width=width, soft_wrap=False, color_system=None)
     return Console(width=width, soft_wrap=False)
 
 
@@ -114,37 +119,318 @@ BoardsDirOpt = Annotated[list[Path] | None, typer.Option(
     "--boards-dir", help="Extra folder of board profiles (<id>.yaml); repeatable.")]
 
 
+BoardOpt = Annotated[list[str] | None, typer.Option(
+    "--board", "-b", help="Board id (repeatable or comma-separated); default: the project "
+    "file's boards, else all.")]
+CheckDtypeOpt = Annotated[str | None, typer.Option(
+    "--dtype", help="Deployment dtype: int8, float16, float32 (default: the project file's, "
+    "else int8).")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write the report to FILE, whole or not at all (a temporary file "
+    "renamed over it); stdout then gets only the verdict line.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="Project file with budgets: a cnnaudit.yaml, or a pyproject.toml with "
+    "[tool.cnnaudit]. Default: the nearest one from the current folder upwards.")]
+NoConfigOpt = Annotated[bool, typer.Option("--no-config", help="Ignore project files.")]
+MaxParamsOpt = Annotated[int | None, typer.Option(
+    "--max-params", help="Budget: FAIL every board when the model has more parameters.")]
+MaxMacsOpt = Annotated[int | None, typer.Option(
+    "--max-macs", help="Budget: FAIL every board when the model needs more MACs.")]
+MaxFlashOpt = Annotated[float | None, typer.Option(
+    "--max-flash-kib", help="Budget: the model's flash (.tflite size) in KiB.")]
+MaxRamOpt = Annotated[float | None, typer.Option(
+    "--max-ram-kib", help="Budget: the model's tensor arena in KiB.")]
+MaxLatencyOpt = Annotated[float | None, typer.Option(
+    "--max-latency-ms", help="Budget: per board, when a latency estimate exists.")]
+MinHeadroomOpt = Annotated[float | None, typer.Option(
+    "--min-headroom-pct", help="Budget: FAIL a board left with less RAM or flash headroom.")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Print only the verdict line (and errors).")]
+NoColorOpt = Annotated[bool, typer.Option(
+    "--no-color", help="No colours (also off when stdout is not a terminal, or NO_COLOR is "
+    "set).")]
+CHECK_FORMATS = ("table", "json", "markdown", "junit")
+DIFF_FORMATS = ("table", "json", "markdown")
+DIFF_EXIT_CODES = """\b
+Exit codes:
+  0  no board's verdict got worse, no metric grew more than --max-growth
+  1  a board's verdict got worse (PASS -> WARN -> FAIL), or a metric grew more
+     than --max-growth percent
+  2  bad input or usage (the message says what and where)
+  3  internal error: a bug in cnnaudit"""
+
+
+def _project_config(path: Path | None, no_config: bool) -> ProjectConfig | None:
+    from .budgets import find_config, load_config
+
+    if path is not None and no_config:
+        raise UsageError("--config and --no-config contradict each other")
+    if no_config:
+        return None
+    if path is not None:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}", hint="--config names a project file")
+        return load_config(path)
+    found = find_config(Path.cwd())
+    return load_config(found) if found is not None else None
+
+
+def _settings(board: list[str] | None, dtype: str | None,
+              limits: dict[str, float | None]) -> Settings:
+    from .budgets import Settings, budgets_from_options
+
+    for key, value in limits.items():
+        if value is not None and value < 0:
+            raise UsageError(f"--{key.replace('_', '-')} must not be negative, got {value:g}")
+    return Settings(boards=tuple(board) if board else None, dtype=dtype,
+                    budgets=budgets_from_options(limits))
+
+
+def _check_output(output: Path | None, inputs: list[str], config: ProjectConfig | None) -> None:
+    """Refuse to write the report over a model or the project file: inputs are never
+    modified."""
+    if output is None:
+        return
+    target = output.resolve()
+    for name in [*inputs, *([str(config.path)] if config else [])]:
+        try:
+            same = Path(name).is_file() and Path(name).resolve() == target
+        except OSError:
+            same = False
+        if same:
+            raise UsageError(f"--output {output} is an input file", hint="write elsewhere")
+
+
+def _print_errors(batch: Batch) -> None:
+    for o in batch.errors:
+        if o.internal:
+            if _state["debug"]:
+                typer.echo(o.detail, err=True)
+            typer.echo(f"internal error: {o.model}: {o.error}\nThis is a bug in cnnaudit. "
+                       "Please report it with the command and the model file (rerun with "
+                       "--debug for the traceback).", err=True)
+        else:
+            typer.echo(f"error: {o.error}", err=True)
+
+
+def _emit(text: Callable[[Console], None] | str, verdict: Callable[[Console], None],
+          output: Path | None, quiet: bool, no_color: bool) -> None:
+    """The report to stdout, or to --output with the verdict line on stdout; --quiet: only
+    the verdict line. `text` is a rendered document, or a table renderer for a console."""
+    import io
+
+    console = _console(no_color)
+    if output is not None:
+        if callable(text):
+            buffer = Console(file=io.StringIO(), width=140, color_system=None,
+                             soft_wrap=False)
+            text(buffer)
+            verdict(buffer)
+            text = buffer.file.getvalue()  # type: ignore[attr-defined]
+        write_atomic(output, text)
+        verdict(console)
+    elif quiet:
+        verdict(console)
+    elif callable(text):
+        text(console)
+        verdict(console)
+    else:
+        sys.stdout.write(text)
+
+
 @app.command(epilog=EXIT_CODES)
 def check(
-    model: ModelArg,
-    board: Annotated[list[str] | None, typer.Option(
-        "--board", "-b", help="Board id (repeatable or comma-separated); default: all.")] = None,
-    dtype: DtypeOpt = "int8",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    models: Annotated[list[str], typer.Argument(
+        help="Model(s): a spec (.yaml, .yml, .json), Keras model (.keras, .h5), .tflite "
+        "file, a folder (every model under it), a quoted glob ('models/**/*.yaml'), `-` "
+        "(a spec on stdin) or a quoted one-line spec such as \"28x28x1 conv64k3:relu "
+        "maxpool2 flatten dense10:softmax\".", show_default=False, metavar="MODEL")],
+    board: BoardOpt = None,
+    dtype: CheckDtypeOpt = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="table, json, markdown (a PR comment or job summary) or "
+        "junit (CI test report).")] = "table",
+    output: OutputOpt = None,
     boards_dir: BoardsDirOpt = None,
     override: OverrideOpt = None,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
+    max_params: MaxParamsOpt = None,
+    max_macs: MaxMacsOpt = None,
+    max_flash_kib: MaxFlashOpt = None,
+    max_ram_kib: MaxRamOpt = None,
+    max_latency_ms: MaxLatencyOpt = None,
+    min_headroom_pct: MinHeadroomOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
 ) -> None:
-    """Audit MODEL against boards: summary, then one PASS/WARN/FAIL row per board.
+    """Audit MODEL(s) against boards and budgets: summary, then one PASS/WARN/FAIL row per
+    board; several models give one model x board table and the worst exit code (2 when a
+    model cannot be audited; the others are still reported).
 
     MACs count multiply-accumulates in convolutions and dense layers (FLOPs = 2 x MACs).
     """
 
     def body() -> int:
-        from .api import audit
-        from .render.json_out import render_json
-        from .render.table import render_check
+        from .batch import Batch, expand_models, plan_jobs, run_jobs
 
-        if fmt not in ("table", "json"):
-            raise UsageError(f"unknown format {fmt!r}", hint="choose table or json")
-        report = audit(model, board, dtype=dtype, boards_dir=boards_dir or (),
-                       overrides=parse_overrides(override or []), **_limits())
-        if fmt == "json":
-            sys.stdout.write(render_json(report))
-        else:
-            render_check(report, _console())
-        return report.exit_code
+        if fmt not in CHECK_FORMATS:
+            raise UsageError(f"unknown format {fmt!r}", hint="choose table, json, markdown "
+                             "or junit")
+        project = _project_config(config, no_config)
+        cli = _settings(board, dtype, {
+            "max_params": max_params, "max_macs": max_macs, "max_flash_kib": max_flash_kib,
+            "max_ram_kib": max_ram_kib, "max_latency_ms": max_latency_ms,
+            "min_headroom_pct": min_headroom_pct})
+        paths, is_batch = expand_models(models)
+        _check_output(output, paths, project)
+        jobs = plan_jobs(paths, cli=cli, config=project, boards_dirs=boards_dir or (),
+                         overrides=parse_overrides(override or []), **_limits())
+        batch = Batch(tuple(run_jobs(jobs)), is_batch)
+        _print_errors(batch)
+        if not is_batch and batch.errors:  # one model: its error line is the whole answer
+            return batch.exit_code
+        from .render.table import render_verdict_line
+
+        _emit(_check_text(batch, fmt), lambda c: render_verdict_line(batch, c), output,
+              quiet, no_color)
+        return batch.exit_code
 
     raise typer.Exit(_run(body))
+
+
+def _check_text(batch: Batch, fmt: str) -> Callable[[Console], None] | str:
+    if fmt == "json":
+        from .render.json_out import render_document, render_json
+
+        return (render_document(batch.to_dict()) if batch.is_batch
+                else render_json(batch.reports[0]))
+    if fmt == "markdown":
+        from .render.markdown import render_markdown
+
+        return render_markdown(batch)
+    if fmt == "junit":
+        from .render.junit import render_junit
+
+        return render_junit(batch)
+    from .render.table import render_batch, render_check
+
+    if batch.is_batch:
+        return lambda console: render_batch(batch, console)
+    return lambda console: render_check(batch.reports[0], console)
+
+
+@app.command(epilog=DIFF_EXIT_CODES)
+def diff(
+    paths: Annotated[list[str], typer.Argument(
+        help="BASE HEAD (two model files), or one PATH with --git-base.",
+        show_default=False, metavar="BASE HEAD|PATH")],
+    git_base: Annotated[str | None, typer.Option(
+        "--git-base", help="Compare PATH with its version at this git ref (branch, tag, "
+        "commit), read with `git show REF:PATH`.")] = None,
+    max_growth: Annotated[float | None, typer.Option(
+        "--max-growth", help="Exit 1 when params, MACs, flash, arena or a latency grows by "
+        "more than this percentage.")] = None,
+    board: BoardOpt = None,
+    dtype: CheckDtypeOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or markdown.")]
+    = "table",
+    output: OutputOpt = None,
+    boards_dir: BoardsDirOpt = None,
+    override: OverrideOpt = None,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
+    max_params: MaxParamsOpt = None,
+    max_macs: MaxMacsOpt = None,
+    max_flash_kib: MaxFlashOpt = None,
+    max_ram_kib: MaxRamOpt = None,
+    max_latency_ms: MaxLatencyOpt = None,
+    min_headroom_pct: MinHeadroomOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """What a change does to a model: params, MACs, flash, arena (and latency per board when
+    estimated) before and after, and each board's verdict change. Both sides are judged with
+    the same boards, dtype and budgets (those of the HEAD path)."""
+
+    def body() -> int:
+        import contextlib
+
+        from .batch import Batch, Outcome, plan_jobs, run_job
+        from .diff import diff_reports, file_at_git_ref
+
+        if fmt not in DIFF_FORMATS:
+            raise UsageError(f"unknown format {fmt!r}", hint="choose table, json or markdown")
+        if len(paths) != (1 if git_base else 2):
+            raise UsageError("give BASE and HEAD, or one PATH with --git-base REF")
+        if max_growth is not None and max_growth < 0:
+            raise UsageError(f"--max-growth must not be negative, got {max_growth:g}")
+        project = _project_config(config, no_config)
+        cli = _settings(board, dtype, {
+            "max_params": max_params, "max_macs": max_macs, "max_flash_kib": max_flash_kib,
+            "max_ram_kib": max_ram_kib, "max_latency_ms": max_latency_ms,
+            "min_headroom_pct": min_headroom_pct})
+        head_path = paths[-1]
+        _check_output(output, list(paths), project)
+        (job,) = plan_jobs([head_path], cli=cli, config=project, boards_dirs=boards_dir or (),
+                           overrides=parse_overrides(override or []), **_limits())
+        source = (file_at_git_ref(head_path, git_base) if git_base
+                  else contextlib.nullcontext(paths[0]))
+        with source as base_path:
+            base = run_job(replace(job, model=str(base_path)))
+        if git_base:  # name the base as the user knows it, not by its temporary copy
+            label = f"{git_base}:{head_path}"
+            if base.report is not None:
+                model = replace(base.report.model, source=label)
+                base = Outcome(label, report=replace(base.report, model=model))
+            else:
+                base = replace(base, model=label,
+                               error=(base.error or "").replace(str(base_path), label))
+        outcomes = Batch((base, run_job(job)))
+        _print_errors(outcomes)
+        if outcomes.errors:
+            return outcomes.exit_code
+        result = diff_reports(outcomes.outcomes[0].report,  # type: ignore[arg-type]
+                              outcomes.outcomes[1].report,  # type: ignore[arg-type]
+                              max_growth)
+        text: Callable[[Console], None] | str
+        if fmt == "json":
+            from .render.json_out import render_document
+
+            text = render_document(result.to_dict())
+        elif fmt == "markdown":
+            from .render.markdown import render_diff_markdown
+
+            text = render_diff_markdown(result)
+        else:
+            from .render.table import render_diff
+
+            text = lambda console: render_diff(result, console)  # noqa: E731
+
+        def verdict(console: Console) -> None:
+            from rich.text import Text
+
+            from .render.diffs import headline
+
+            console.print(Text(headline(result), style="bold red" if result.regressions
+                               else "bold green"))
+
+        _emit(text, verdict, output, quiet, no_color)
+        return result.exit_code
+
+    raise typer.Exit(_run(body))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of the JSON that check and diff write."""
+
+    def body() -> None:
+        from .schema import schema_text
+
+        sys.stdout.write(schema_text())
+
+    _run(body)
 
 
 SUGGEST_EXIT_CODES = """\b
@@ -422,3 +708,7 @@ def parse_overrides(items: list[str]) -> dict[str, tuple[int, ...]]:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -51,5 +51,9 @@ class BoardError(CnnauditError):
     """A board profile is unknown or malformed."""
 
 
+class ConfigError(CnnauditError):
+    """The project file (cnnaudit.yaml or [tool.cnnaudit] in pyproject.toml) is malformed."""
+
+
 class UsageError(CnnauditError):
     """The command line asks for something that does not exist."""

@@ -11,6 +11,20 @@ from .verdict import BoardResult, Verdict
 
 SCHEMA_VERSION = 1
 
+
+class FrozenDict(dict[str, int]):
+    """A read-only dict: a Report may be shared (the API's cache) and sent between
+    processes (batch runs), so its mappings must neither change nor lose picklability."""
+
+    def _readonly(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("a report's mappings are read-only")
+
+    __setitem__ = __delitem__ = _readonly  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, int]]]:
+        return FrozenDict, (dict(self),)
+
 CONVENTIONS = (
     "Shapes omit the batch dimension (channels last); batch = 1 for every cost.",
     "params = what Keras count_params() reports (BatchNormalization counts its 4 vectors).",
@@ -94,6 +108,7 @@ class Report:
     findings: tuple[Finding, ...] = ()  # operator support (TFLite-level graphs)
     timeline: tuple[TimelineStep, ...] = ()  # the TFLite operators, in execution order
     buffers: tuple[ArenaBuffer, ...] = ()
+    budgets: tuple[tuple[str, float], ...] = ()  # the project budgets it was judged against
 
     @property
     def verdict(self) -> Verdict:
@@ -179,6 +194,7 @@ class Report:
                 ],
             },
             "verdict": self.verdict.value,
+            "budgets": dict(self.budgets),
             "warnings": list(self.warnings),
             "findings": [
                 {"severity": f.severity, "rule": f.rule, "node": f.node, "message": f.message}

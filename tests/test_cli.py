@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 from conftest import EXAMPLES
 from typer.testing import CliRunner
 
 from cnnaudit.cli import app
+from cnnaudit.schema import load_schema
 
 runner = CliRunner()
 FASHION = str(EXAMPLES / "fashion_mnist_cnn.yaml")
@@ -41,6 +43,7 @@ def test_json_contract():
     result = run("check", FASHION, "--board", "nano33,esp32", "--format", "json")
     assert result.exit_code in (0, 1)
     doc = json.loads(result.stdout)
+    jsonschema.validate(doc, load_schema())
     assert doc["schema_version"] == 1
     for key in ("name", "source", "format", "dtype", "params", "trainable_params", "macs",
                 "weights_bytes", "flash_bytes", "arena_bytes", "input_shapes", "output_shapes"):
@@ -136,6 +139,7 @@ def test_memory_timeline_marks_the_peak():
 
 def test_json_memory_map_is_consistent():
     doc = json.loads(run("check", FASHION, "-b", "nano33", "-f", "json").stdout)
+    jsonschema.validate(doc, load_schema())
     buffers = doc["memory"]["buffers"]
     live = [step["live_bytes"] for step in doc["memory"]["timeline"]]
     # the device graph: dropout vanishes, so one step fewer than Keras layers

@@ -8,9 +8,12 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..batch import Batch
 from ..boards import KIB, Board
+from ..diff import ReportDiff
 from ..report import Report
 from ..verdict import BoardResult, Verdict, kib
+from .summary import verdict_line
 
 if TYPE_CHECKING:  # verify is only needed by `cnnaudit verify`
     from ..verify import Verification
@@ -228,3 +231,64 @@ def render_verification(model: str, result: Verification, console: Console) -> N
     console.print(table)
     for note in result.notes:
         console.print(Text(note, style="dim"))
+
+
+def render_batch(batch: Batch, console: Console) -> None:
+    """Several models: one row per model, one verdict column per board, then what fails or
+    warns and why. Errors are listed here and also go to stderr, one line each."""
+    board_ids = list(dict.fromkeys(b.board.id for r in batch.reports for b in r.boards))
+    table = Table(title="Models", title_justify="left")
+    table.add_column("model", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("flash", justify="right", no_wrap=True)
+    table.add_column("arena", justify="right", no_wrap=True)
+    for board_id in board_ids:
+        table.add_column(board_id, no_wrap=True)
+    for o in batch.outcomes:
+        if o.report is None:
+            table.add_row(o.model, Text("error", style="bold red"), "", "",
+                          *("" for _ in board_ids))
+            continue
+        m = o.report.model
+        by_id = {b.board.id: b for b in o.report.boards}
+        table.add_row(o.model, _num(m.params), kib(m.flash_bytes), kib(m.arena_bytes), *(
+            Text(by_id[i].verdict.value, style=VERDICT_STYLE[by_id[i].verdict])
+            if i in by_id else Text("–", style="dim") for i in board_ids))
+    parts: list[object] = [table]
+    for r in batch.reports:
+        for b in r.boards:
+            if b.verdict is not Verdict.PASS:
+                parts.append(Text(f"{r.model.source} on {b.board.id}: {b.verdict.value}: "
+                                  + "; ".join(b.reasons), style=VERDICT_STYLE[b.verdict]))
+    for o in batch.errors:
+        parts.append(Text(f"{o.model}: error: {o.error}", style="bold red"))
+    console.print(Group(*parts))  # type: ignore[arg-type]
+
+
+def render_verdict_line(batch: Batch, console: Console) -> None:
+    style = "bold red" if batch.errors else VERDICT_STYLE[batch.verdict]
+    console.print(Text(verdict_line(batch), style=style))
+
+
+def render_diff(diff: ReportDiff, console: Console) -> None:
+    """Metrics before / after / change (over-limit growth in red), then each board's verdict
+    change (worse in red, better in green), then the headline."""
+    from .diffs import change, value, verdicts
+
+    metrics = Table(title="Metrics", title_justify="left")
+    for col, justify in (("metric", "left"), ("before", "right"), ("after", "right"),
+                         ("change", "right")):
+        metrics.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for m in diff.metrics:
+        style = "bold red" if diff.too_much_growth(m) else ""
+        metrics.add_row(m.label, value(m, m.before), value(m, m.after),
+                        Text(change(m), style=style))
+    boards = Table(title="Boards", title_justify="left")
+    for col in ("board", "verdict", "headroom", "reason (after)"):
+        boards.add_column(col, no_wrap=col != "reason (after)")
+    for b in diff.boards:
+        style = "bold red" if b.worse else "bold green" if b.better else ""
+        room = " -> ".join(f"{r.headroom_pct:.0f} %" for r in (b.before, b.after) if r)
+        boards.add_row(b.board, Text(verdicts(b), style=style), room,
+                       "; ".join(b.after.reasons) if b.after else "")
+    console.print(Group(metrics, "", boards))
