@@ -129,3 +129,23 @@ def test_model_files_import_no_framework(model_files: dict[str, Path], kind: str
     result = probe(model_files[kind])
     assert result["params"] > 0
     assert heavy(result, FRAMEWORKS) == []
+
+
+@pytest.mark.slow
+def test_keras_archive_without_custom_layers_skips_the_weights_index(
+        model_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .keras file's architecture is all in config.json: the child process that reads the
+    weights index with h5py runs only when a Lambda or custom layer's parameters must come
+    from the stored weights. An .h5 file holds its config in HDF5, so it always needs one."""
+    import cnnaudit
+    from cnnaudit.frontends import keras_file
+
+    calls: list[object] = []
+    real = keras_file._hdf5_in_child
+    monkeypatch.setattr(keras_file, "_hdf5_in_child",
+                        lambda *args: calls.append(args[0][0]) or real(*args))
+    report = cnnaudit.audit(model_files["keras"], [])
+    assert report.model.params == (3 * 3 * 1 + 1) * 4 + (7 * 7 * 4 + 1) * 3
+    assert calls == []
+    cnnaudit.audit(model_files["h5"], [])
+    assert calls == ["h5"]

@@ -4,7 +4,9 @@ A model file's architecture is JSON: `config.json` in a .keras zip, the `model_c
 attribute of an .h5 file. Nothing in it is executed or imported: Lambda and custom layers
 become opaque nodes whose output shape comes from the file (Keras 3 records every tensor's
 shape where it is consumed) or from a user override. Weights are never loaded; only their
-stored shapes are read, to cross-check the parameter count.
+stored shapes are read: in an .h5 file (which holds the config too) to cross-check the
+parameter count, in a .keras archive only when a Lambda or custom layer's parameters can
+come from nowhere else.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import struct
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +59,12 @@ def load_keras_file(path: Path, overrides: Mapping[str, Shape] | None = None,
                     limits: Limits = DEFAULT) -> Graph:
     file = str(path)
     if path.suffix.lower() == ".keras":
-        config, stored = _read_keras_zip(path, limits)
+        config, load_stored = _read_keras_zip(path, limits)
+        builder = _Builder(file, dict(overrides or {}), load_stored, limits)
     else:
         config, stored = _read_h5(path, limits)
-    builder = _Builder(file, dict(overrides or {}), stored, limits)
+        builder = _Builder(file, dict(overrides or {}), lambda: stored, limits)
+        _ = builder.stored  # read with the config already: the cross-check costs nothing
     try:
         return builder.build(config, default_name=path.stem)
     except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
@@ -84,7 +88,7 @@ def _parse_json(text: str | bytes, file: str) -> Any:
         raise _fail(file, f"the model config is not valid JSON: {exc}") from None
 
 
-def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, _Stored]:
+def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, Callable[[], _Stored]]:
     file = str(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -105,12 +109,15 @@ def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, _Stored]:
                 RuntimeError) as exc:  # zipfile: unsupported version/compression, encrypted
             raise _fail(file, f"cannot read config.json: {exc}") from None
         config = _parse_json(text, file)
-        stored = _Stored()
         weights = by_name.get("model.weights.h5")
         if weights is not None:
             _check_member(file, weights, limits)
-            stored = _stored_from_member(path, weights, limits)
-    return config, stored
+    if weights is None:
+        return config, _Stored
+    # The weights index is read only when a layer's parameters can come from nowhere else
+    # (Lambda and custom layers): reading it means a child process and h5py, most of the
+    # time a .keras audit would take.
+    return config, lambda: _stored_from_member(path, weights, limits)
 
 
 class _Window(io.RawIOBase):
@@ -307,12 +314,13 @@ class _Call:
 
 
 class _Builder:
-    def __init__(self, file: str, overrides: dict[str, Shape], stored: _Stored,
-                 limits: Limits = DEFAULT) -> None:
+    def __init__(self, file: str, overrides: dict[str, Shape],
+                 load_stored: Callable[[], _Stored], limits: Limits = DEFAULT) -> None:
         self.file = file
         self.limits = limits
         self.overrides = overrides
-        self.stored = stored
+        self._load_stored = load_stored
+        self._stored: _Stored | None = None
         self.nodes: list[Node] = []
         self.inputs: list[str] = []
         self.warnings: list[str] = []
@@ -320,6 +328,13 @@ class _Builder:
 
     def fail(self, message: str, hint: str | None = None) -> SpecError:
         return _fail(self.file, message, hint)
+
+    @property
+    def stored(self) -> _Stored:
+        """The parameter counts stored in the file, read on first use."""
+        if self._stored is None:
+            self._stored = self._load_stored()
+        return self._stored
 
     def build(self, config: Any, default_name: str) -> Graph:
         if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES:
@@ -559,8 +574,9 @@ class _Builder:
                           "stored_params": stored if call.index == 0 else None}
 
     def _cross_check(self, nodes: list[Node]) -> None:
-        """Warn when the counted parameters differ from the weights stored in the file."""
-        if self.stored.total is None:
+        """Warn when the counted parameters differ from the weights stored in the file (when
+        they were read: always for .h5, for .keras when a layer needed them)."""
+        if self._stored is None or self._stored.total is None:
             return
         from ..passes.cost import layer_costs
         from ..passes.shapes import infer_shapes
