@@ -27,10 +27,12 @@ PYPROJECT = "pyproject.toml"
 MAX_CONFIG_BYTES = 1 << 20  # a project file is a few lines; refuse a hostile giant one
 
 INT_BUDGETS = ("max_params", "max_macs")
-FLOAT_BUDGETS = ("max_flash_kib", "max_ram_kib", "max_latency_ms", "min_headroom_pct")
+FLOAT_BUDGETS = ("max_flash_kib", "max_ram_kib", "max_latency_ms", "min_fps",
+                 "min_headroom_pct")
+BOARD_BUDGETS = ("max_latency_ms", "min_fps", "min_headroom_pct")  # judged per board
 SETTING_KEYS = ("boards", "dtype")
 TOP_ONLY_KEYS = ("boards_dir", "models")
-KNOWN_KEYS = (*SETTING_KEYS, *INT_BUDGETS, *FLOAT_BUDGETS, *TOP_ONLY_KEYS)
+KNOWN_KEYS = (*SETTING_KEYS, *INT_BUDGETS, *FLOAT_BUDGETS, "per_board", *TOP_ONLY_KEYS)
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,31 @@ class Budgets:
     max_flash_kib: float | None = None
     max_ram_kib: float | None = None
     max_latency_ms: float | None = None
+    min_fps: float | None = None  # inferences per second: 1000 / latency
     min_headroom_pct: float | None = None
+    # board id -> its own latency/fps/headroom targets, replacing the ones above there
+    per_board: tuple[tuple[str, Budgets], ...] = ()
 
     def merged(self, over: Budgets) -> Budgets:
         """These budgets with every limit `over` sets replacing ours."""
+        boards = dict(self.per_board)
+        for board, budgets in over.per_board:
+            boards[board] = boards[board].merged(budgets) if board in boards else budgets
         return replace(self, **{f.name: getattr(over, f.name) for f in fields(over)
-                                if getattr(over, f.name) is not None})
+                                if f.name != "per_board" and getattr(over, f.name) is not None},
+                       per_board=tuple(boards.items()))
+
+    def for_board(self, board: str) -> Budgets:
+        """The budgets that judge one board: its own targets over the general ones."""
+        own = dict(self.per_board).get(board)
+        return self if own is None else self.merged(own)
 
     def items(self) -> tuple[tuple[str, float], ...]:
-        """The limits that are set, in declaration order."""
-        return tuple((f.name, getattr(self, f.name)) for f in fields(self)
-                     if getattr(self, f.name) is not None)
+        """The limits that are set, in declaration order; a board's own as `key@board`."""
+        general = tuple((f.name, getattr(self, f.name)) for f in fields(self)
+                        if f.name != "per_board" and getattr(self, f.name) is not None)
+        return general + tuple((f"{key}@{board}", value) for board, budgets in self.per_board
+                               for key, value in budgets.items())
 
 
 @dataclass(frozen=True)
@@ -304,7 +320,8 @@ ErrorAt = Callable[..., ConfigError]  # (message, key path, hint=None) -> error 
 
 def _settings(data: Mapping[str, Any], prefix: tuple[str, ...], error: ErrorAt,
               *, top: bool) -> Settings:
-    allowed = KNOWN_KEYS if top else (*SETTING_KEYS, *INT_BUDGETS, *FLOAT_BUDGETS)
+    allowed = KNOWN_KEYS if top else (*SETTING_KEYS, *INT_BUDGETS, *FLOAT_BUDGETS,
+                                      "per_board")
     for key in data:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
@@ -342,7 +359,34 @@ def _settings(data: Mapping[str, Any], prefix: tuple[str, ...], error: ErrorAt,
             raise error(f"unknown dtype {dtype!r}", (*prefix, "dtype"),
                         hint=f"choose one of {', '.join(DTYPES)}")
         dtype = dtype.lower()
-    return Settings(boards=boards, dtype=dtype, budgets=Budgets(**limits))
+    per_board = _per_board(data.get("per_board"), (*prefix, "per_board"), error)
+    return Settings(boards=boards, dtype=dtype, budgets=Budgets(**limits, per_board=per_board))
+
+
+def _per_board(raw: Any, where: tuple[str, ...], error: ErrorAt
+               ) -> tuple[tuple[str, Budgets], ...]:
+    """`per_board: {nano33: {max_latency_ms: 200}}`: targets only a board can be judged on."""
+    if raw is None:
+        return ()
+    hint = "e.g. per_board: {nano33: {max_latency_ms: 200, min_fps: 5}}"
+    if not isinstance(raw, dict):
+        raise error("per_board must map a board id to its targets", where, hint=hint)
+    out = []
+    for board, targets in raw.items():
+        at = (*where, str(board))
+        if not isinstance(targets, dict):
+            raise error(f"per_board: {board!r} must map to targets", at, hint=hint)
+        limits = {}
+        for key, value in targets.items():
+            if key not in BOARD_BUDGETS:
+                raise error(f"per_board: {key!r} is not a per-board target", (*at, str(key)),
+                            hint=f"per-board targets: {', '.join(BOARD_BUDGETS)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise error(f"{key} must be a non-negative number, got {value!r}",
+                            (*at, str(key)))
+            limits[key] = float(value)
+        out.append((str(board), Budgets(**limits)))
+    return tuple(out)
 
 
 # --- applying budgets to a report ---------------------------------------------------------
@@ -372,6 +416,7 @@ def board_breaches(result: BoardResult, budgets: Budgets) -> tuple[str, ...]:
     """The per-board budgets one board's result breaks. Latency is judged only when the
     result has an estimate."""
     out: list[str] = []
+    budgets = budgets.for_board(result.board.id)
     if budgets.min_headroom_pct is not None and result.headroom_pct < budgets.min_headroom_pct:
         out.append(f"budget min_headroom_pct: {result.headroom_pct:.1f} % < "
                    f"{_num(budgets.min_headroom_pct)} %")
@@ -380,6 +425,9 @@ def board_breaches(result: BoardResult, budgets: Budgets) -> tuple[str, ...]:
             and latency > budgets.max_latency_ms:
         out.append(f"budget max_latency_ms: {latency:,.1f} ms > "
                    f"{_num(budgets.max_latency_ms)} ms")
+    if budgets.min_fps is not None and latency is not None and latency > 0 \
+            and 1000 / latency < budgets.min_fps:
+        out.append(f"budget min_fps: {1000 / latency:,.1f} fps < {_num(budgets.min_fps)} fps")
     return tuple(out)
 
 

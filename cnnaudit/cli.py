@@ -142,6 +142,8 @@ MaxRamOpt = Annotated[float | None, typer.Option(
     "--max-ram-kib", help="Budget: the model's tensor arena in KiB.")]
 MaxLatencyOpt = Annotated[float | None, typer.Option(
     "--max-latency-ms", help="Budget: per board, when a latency estimate exists.")]
+MinFpsOpt = Annotated[float | None, typer.Option(
+    "--min-fps", help="Budget: per board, inferences per second (1000 / latency).")]
 MinHeadroomOpt = Annotated[float | None, typer.Option(
     "--min-headroom-pct", help="Budget: FAIL a board left with less RAM or flash headroom.")]
 QuietOpt = Annotated[bool, typer.Option(
@@ -260,6 +262,7 @@ def check(
     max_flash_kib: MaxFlashOpt = None,
     max_ram_kib: MaxRamOpt = None,
     max_latency_ms: MaxLatencyOpt = None,
+    min_fps: MinFpsOpt = None,
     min_headroom_pct: MinHeadroomOpt = None,
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
@@ -281,7 +284,7 @@ def check(
         cli = _settings(board, dtype, {
             "max_params": max_params, "max_macs": max_macs, "max_flash_kib": max_flash_kib,
             "max_ram_kib": max_ram_kib, "max_latency_ms": max_latency_ms,
-            "min_headroom_pct": min_headroom_pct})
+            "min_fps": min_fps, "min_headroom_pct": min_headroom_pct})
         paths, is_batch = expand_models(models)
         _check_output(output, paths, project)
         jobs = plan_jobs(paths, cli=cli, config=project, boards_dirs=boards_dir or (),
@@ -345,6 +348,7 @@ def diff(
     max_flash_kib: MaxFlashOpt = None,
     max_ram_kib: MaxRamOpt = None,
     max_latency_ms: MaxLatencyOpt = None,
+    min_fps: MinFpsOpt = None,
     min_headroom_pct: MinHeadroomOpt = None,
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
@@ -369,7 +373,7 @@ def diff(
         cli = _settings(board, dtype, {
             "max_params": max_params, "max_macs": max_macs, "max_flash_kib": max_flash_kib,
             "max_ram_kib": max_ram_kib, "max_latency_ms": max_latency_ms,
-            "min_headroom_pct": min_headroom_pct})
+            "min_fps": min_fps, "min_headroom_pct": min_headroom_pct})
         head_path = paths[-1]
         _check_output(output, list(paths), project)
         (job,) = plan_jobs([head_path], cli=cli, config=project, boards_dirs=boards_dir or (),

@@ -262,3 +262,30 @@ def test_the_readme_examples_of_project_files_load(tmp_path: Path):
     assert [r.pattern for r in from_yaml.rules] == ["models/kws*.yaml", "*.tflite"]
     assert from_toml.rules[0].settings.budgets == Budgets(max_ram_kib=64)
     assert from_yaml.boards_dirs == (tmp_path / "boards",)
+
+
+def test_per_board_targets_and_min_fps(tmp_path: Path):
+    """A board's own latency or fps target replaces the general one on that board only;
+    min_fps is 1000 / latency. Thresholds are set around the audited latencies, so the test
+    holds whatever the latency model's coefficients are."""
+
+    report = audit(str(EXAMPLES / "fashion_mnist_cnn.yaml"), ["nano33", "esp32"])
+    nano_ms, esp_ms = (b.latency_ms for b in report.boards)
+    assert nano_ms and esp_ms
+    (tmp_path / "cnnaudit.yaml").write_text(
+        f"max_latency_ms: {nano_ms * 2:.3f}\n"
+        f"per_board:\n  esp32: {{min_fps: {1000 / esp_ms * 1.5:.3f}}}\n")
+    config = load_config(tmp_path / "cnnaudit.yaml")
+    judged = apply_budgets(report, config.defaults.budgets)
+    nano, esp = judged.boards
+    assert nano.verdict is report.boards[0].verdict  # within the general latency budget
+    assert esp.verdict is Verdict.FAIL and esp.reasons[-1].startswith("budget min_fps: ")
+    assert ("min_fps@esp32", pytest.approx(1000 / esp_ms * 1.5, rel=1e-3)) in [
+        (k, v) for k, v in judged.budgets]
+
+
+def test_per_board_rejects_budgets_a_board_cannot_judge(tmp_path: Path):
+    (tmp_path / "cnnaudit.yaml").write_text("per_board:\n  nano33: {max_params: 10}\n")
+    with pytest.raises(ConfigError, match="not a per-board target") as info:
+        load_config(tmp_path / "cnnaudit.yaml")
+    assert info.value.line == 2
