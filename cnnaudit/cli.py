@@ -98,11 +98,15 @@ def _main(
         "--max-file-mb", help="Refuse model files larger than this.")] = 256.0,
     max_layers: Annotated[int, typer.Option(
         "--max-layers", help="Refuse models with more layers/operators than this.")] = 10_000,
+    max_inflated_mb: Annotated[float, typer.Option(
+        "--max-inflated-mb", help="Refuse .keras archives whose members inflate to more than "
+        "this in total.")] = 4096.0,
 ) -> None:
     from .limits import DEFAULT
 
     _state["debug"] = debug
-    _state["limits"] = replace(DEFAULT, max_file_mb=max_file_mb, max_layers=max_layers)
+    _state["limits"] = replace(DEFAULT, max_file_mb=max_file_mb, max_layers=max_layers,
+                               max_inflated_mb=max_inflated_mb)
 
 
 ModelArg = Annotated[str, typer.Argument(

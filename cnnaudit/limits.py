@@ -17,6 +17,7 @@ class Limits:
     max_zip_entries: int = 10_000  # members of a .keras archive
     max_config_mb: float = 64.0  # a Keras model config (JSON)
     max_inflate_ratio: float = 200.0  # a .keras member inflating more is a zip bomb
+    max_inflated_mb: float = 4096.0  # all members of a .keras archive, as its directory says
     hdf5_seconds: float = 20.0  # HDF5 reads run in a child process stopped after this
 
 

@@ -90,6 +90,24 @@ def test_zip_with_too_many_entries(tmp_path: Path):
     assert "entries" in str(info.value)
 
 
+def test_zip_whose_members_inflate_past_the_limit(tmp_path: Path):
+    """The central directory says how big each member inflates; a forged size is refused
+    from the directory alone, before any member is read."""
+    path = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("config.json", "{}")
+        zf.writestr("payload.bin", b"x" * 16)
+    data = bytearray(path.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")  # the last central directory entry: payload.bin
+    data[entry + 24:entry + 28] = (3 * 2**30).to_bytes(4, "little")  # uncompressed size
+    path.write_bytes(bytes(data))
+    with pytest.raises(CnnauditError) as info:
+        audit(path, boards=[], limits=Limits(max_inflated_mb=1024))
+    assert "inflates to 3,072 MB" in str(info.value)
+    result = cli("--max-inflated-mb", "1024", "check", str(path))
+    assert_user_error(result, "--max-inflated-mb")
+
+
 # -- generated specs ---------------------------------------------------------------------
 layer = st.one_of(
     st.builds(lambda f, k, s, p: {"conv2d": {"filters": f, "kernel": k, "strides": s,

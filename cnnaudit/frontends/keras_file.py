@@ -98,6 +98,11 @@ def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, Callable[[], _Stor
         infos = zf.infolist()
         if len(infos) > limits.max_zip_entries:
             raise _fail(file, f"the archive has {len(infos):,} entries; a .keras file has a few")
+        inflated = sum(i.file_size for i in infos)
+        if inflated > limits.max_inflated_mb * 2**20:
+            raise _fail(file, f"the archive inflates to {inflated / 2**20:,.0f} MB, more than "
+                        f"the limit of {limits.max_inflated_mb:,.0f} MB (a zip bomb?)",
+                        "raise it with --max-inflated-mb")
         by_name = {i.filename: i for i in infos}
         info = by_name.get("config.json")
         if info is None:
