@@ -19,6 +19,7 @@ class Limits:
     max_inflate_ratio: float = 200.0  # a .keras member inflating more is a zip bomb
     max_inflated_mb: float = 4096.0  # all members of a .keras archive, as its directory says
     hdf5_seconds: float = 20.0  # HDF5 reads run in a child process stopped after this
+    hdf5_memory_mb: float = 1024.0  # ... whose address space is capped at this
 
 
 DEFAULT = Limits()

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -227,7 +228,10 @@ def real_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return files
 
 
-MUTANTS = {"tflite": 6000, "keras": 500, "h5": 200}  # .keras/.h5 audits start an HDF5 child
+# an .h5 audit starts an HDF5 child (so does a .keras one whose Lambda/custom layer needs the
+# stored weights, which a mutant almost never has)
+MUTANTS = {"tflite": 6000, "keras": 2000, "h5": 200}
+MAX_RSS_GROWTH_MB = 256  # no mutant may make an audit allocate more than this
 
 
 @pytest.mark.slow
@@ -236,6 +240,7 @@ def test_mutated_files_in_process(real_files, fmt, tmp_path):
     rng = random.Random(20261125)
     path = tmp_path / f"mutant.{fmt}"
     worst = 0.0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     for i in range(MUTANTS[fmt]):
         path.write_bytes(_mutate(real_files[fmt], rng))
         start = time.perf_counter()
@@ -247,10 +252,12 @@ def test_mutated_files_in_process(real_files, fmt, tmp_path):
             pytest.fail(f"mutant {i}: {type(exc).__name__}: {exc}")
         worst = max(worst, time.perf_counter() - start)
     assert worst < 2.0
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
+    assert grown < MAX_RSS_GROWTH_MB * 1024, f"peak RSS grew {grown // 1024} MB"
 
 
 WORKER = r"""
-import random, sys, time
+import random, resource, sys, time
 sys.path.insert(0, sys.argv[3])
 from test_robustness import _mutate
 from cnnaudit import audit
@@ -264,14 +271,20 @@ for i in range(int(sys.argv[2])):
     open(path, "wb").write(_mutate(data, rng))
     t = time.perf_counter()
     try:
-        audit(path, boards=[], limits=Limits(hdf5_seconds=3))
+        audit(path, boards=[], limits=Limits(hdf5_seconds=1.5, hdf5_memory_mb=512))
     except CnnauditError:
         pass
     except Exception as exc:
         print("CRASH", i, type(exc).__name__, str(exc)[:200]); bad += 1
-    # HDF5 runs in a child stopped after 3 s here; the whole case must end soon after
-    if time.perf_counter() - t > 5:
+    # HDF5 runs in a child stopped after 1.5 s here; the whole case must end within 2 s
+    if time.perf_counter() - t > 2:
         print("SLOW", i); bad += 1
+# this process's own high-water mark (VmHWM: ru_maxrss would include the test process it
+# was forked from), and the largest HDF5 child's
+own = next(int(line.split()[1]) for line in open("/proc/self/status")
+           if line.startswith("VmHWM:"))
+peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print("PEAK_MB", peak // 1024)
 print("DONE", bad)
 """
 
@@ -280,7 +293,10 @@ print("DONE", bad)
 def test_mutated_h5_files_in_a_subprocess(real_files, tmp_path):
     """HDF5 is a C library: mutants run in a child process so a crash is seen, not fatal.
     A damaged attribute can keep HDF5 busy for seconds or forever (measured; see
-    docs/robustness.md): cnnaudit stops its HDF5 child after `hdf5_seconds` (3 s here)."""
+    docs/robustness.md): cnnaudit stops its HDF5 child after `hdf5_seconds` (1.5 s here),
+    so no case takes more than 2 s. A forged attribute length can make HDF5 allocate
+    hundreds of MB (seen: 600 MB): the child's address space is capped (`hdf5_memory_mb`,
+    512 MB here), so no process peaks above it."""
     path = tmp_path / "m.h5"
     path.write_bytes(real_files["h5"])
     done = subprocess.run([sys.executable, "-c", WORKER, str(path), str(MUTANTS["h5"]),
@@ -288,6 +304,8 @@ def test_mutated_h5_files_in_a_subprocess(real_files, tmp_path):
                           timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "DONE 0" in done.stdout, done.stdout[-2000:]
+    peak = int(done.stdout.split("PEAK_MB ")[1].split()[0])
+    assert peak < 512, f"peak RSS {peak} MB"
 
 
 def test_mutated_keras_configs(real_files, tmp_path):

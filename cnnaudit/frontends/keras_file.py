@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import struct
 import subprocess
 import sys
@@ -168,7 +169,7 @@ def _stored_from_member(path: Path, info: zipfile.ZipInfo, limits: Limits) -> _S
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         start = info.header_offset + 30 + name_len + extra_len
         answer = _hdf5_in_child(["weights", str(path), str(start), str(info.file_size)],
-                                limits.hdf5_seconds)
+                                limits.hdf5_seconds, limits.hdf5_memory_mb)
     except (OSError, SpecError):
         return _Stored()
     stored = answer.get("stored") or {}
@@ -221,12 +222,25 @@ def _text(value: Any) -> str:
 _CHILD = "from cnnaudit.frontends.keras_file import _child_main; _child_main()"
 
 
-def _hdf5_in_child(args: list[str], seconds: float) -> dict[str, Any]:
+def _hdf5_in_child(args: list[str], seconds: float,
+                   memory_mb: float = DEFAULT.hdf5_memory_mb) -> dict[str, Any]:
     """Run HDF5 reads in a child process: HDF5 is C code that a damaged file can keep busy
-    for seconds or forever, and only a process can be stopped from outside."""
+    for seconds or forever, or make allocate gigabytes (a forged attribute length), and
+    only a process can be stopped from outside or given a memory ceiling."""
+
+    def ceiling() -> None:  # in the child, before it runs: its address space is capped
+        try:
+            import resource
+
+            cap = int(memory_mb * 2**20)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        except (ImportError, ValueError, OSError):  # no such limit here: time still bounds it
+            pass
+
     try:
         done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True,
-                              text=True, timeout=seconds, check=False)
+                              text=True, timeout=seconds, check=False,
+                              preexec_fn=ceiling if os.name == "posix" else None)
     except subprocess.TimeoutExpired:
         raise SpecError(f"the HDF5 library did not finish reading the file in {seconds:g} s: "
                         "it is damaged or hostile", file=args[1]) from None
@@ -256,7 +270,11 @@ def _child_main() -> None:
                 answer["error"] = f"not a readable HDF5 file: {str(exc)[:120]}"
             else:
                 with f:
-                    raw = f.attrs.get("model_config")
+                    raw = f.attrs.get("model_config")  # the memory ceiling bounds this
+                    # a forged size stays here: the parent would hold it twice over
+                    limit = int(sys.argv[3]) if len(sys.argv) > 3 else 64 * 2**20
+                    if isinstance(raw, (bytes, str)) and len(raw) > limit:
+                        raise ValueError(f"model_config is larger than {limit >> 20} MB")
                     answer["config"] = raw.decode("utf-8", errors="replace") if isinstance(
                         raw, bytes) else raw if isinstance(raw, str) else None
                     try:
@@ -272,7 +290,9 @@ def _child_main() -> None:
 
 def _read_h5(path: Path, limits: Limits) -> tuple[Any, _Stored]:
     file = str(path)
-    answer = _hdf5_in_child(["h5", file], limits.hdf5_seconds)
+    max_config = int(limits.max_config_mb * 2**20)
+    answer = _hdf5_in_child(["h5", file, str(max_config)], limits.hdf5_seconds,
+                            limits.hdf5_memory_mb)
     if answer.get("error"):
         raise _fail(file, str(answer["error"]))
     raw = answer.get("config")
