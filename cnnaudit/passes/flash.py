@@ -23,26 +23,28 @@ from ..ops.base import CostClass
 from ..ops.tflite import BIAS_INPUT, KERNEL_INPUT, OPTIONS_BYTES
 from .cost import LayerCost
 
+Names = tuple[tuple[str, str], ...]  # (Keras layer, TensorFlow op) pairs
+
 # Fixed part: file identifier and root offset 8, model table 52, "MLIR Converted." 20,
 # subgraph table and vector 46, its name "main" 12, the empty buffer 0 with its slot 8,
 # vtables of operator codes 24 and tensors 22, the empty vectors' lengths (tensors, buffers,
 # operators, operator codes, subgraph inputs/outputs) 24, the metadata (two entries naming
-# min_runtime_version and CONVERSION_METADATA, with their 16- and 96-byte buffers) 260, and
+# min_runtime_version and CONVERSION_METADATA, with their 16- and 96-byte buffers) 236, and
 # the signature def "serving_default" 62.
-FILE_BASE_BYTES = 8 + 52 + 20 + 46 + 12 + 8 + 24 + 22 + 24 + 260 + 62
+FILE_BASE_BYTES = 8 + 52 + 20 + 46 + 12 + 8 + 24 + 22 + 24 + 236 + 62
 TENSOR_TABLE_BYTES = {False: 24, True: 28}  # per tensor: its table, by quantized or not
 TENSOR_FIXED_BYTES = 4 + 4 + 4 + 4  # vector slot, shape vector length, buffer slot and table
 QUANT_TABLE_BYTES = 4  # an empty quantization table (float tensors, int32 operands)
 QUANTIZED_BYTES = 8 + 8  # scale and zero-point fields, their vector lengths
-QUANT_VTABLE_BYTES = {False: 4, True: 16}
+QUANT_VTABLE_BYTES = {False: 4, True: 12}
 CONSTANT_BYTES = 4 + 4  # a buffer with data: its data field, the data length
 SIGNATURE_ENTRY_BYTES = 12 + 4  # a tensor map table and its vector slot
 # Operator: its vector slot, input and output vector lengths, and its table (fields at
 # 4-byte alignment, averaged over the corpus: 14 without an options table, 23 with one).
 OPERATOR_BYTES = 4 + 8
 OPERATOR_TABLE_BYTES = {False: 14, True: 23}
-OPCODE_BYTES = 4 + 14 + 10  # vector slot, table (averaged), the options vtable (averaged)
-OPERATOR_VTABLE_BYTES = 42  # operator vtables, about three distinct layouts
+OPCODE_BYTES = 4 + 14 + 6  # vector slot, table (averaged), the options vtable (averaged)
+OPERATOR_VTABLE_BYTES = 56  # operator vtables, about four distinct layouts
 # Fitted on the accuracy corpus: padding the converter inserts (int64 zero-point vectors
 # are 8-byte aligned; strings and tables before data), and the name of a constant operand
 # (axes, shapes, paddings) in its layer's scope ("Mean/reduction_indices",
@@ -142,6 +144,24 @@ def _operand_key(node: Node, position: int, in_shape: tuple[int, ...] | None) ->
     return (builtin, position, in_shape, out)
 
 
+def _constant_names(builtin: str, pairs: Names) -> tuple[Names, Names]:
+    """The (layer, op) pairs naming an operator's kernel and bias. The kernel is named after
+    the convolution or matmul; a batch norm folded into a depthwise kernel scales it, so its
+    muls (and the convolution's other ops) join. The bias holds the whole fused name (a
+    dense layer's: without the MatMul); a bias the converter made up (zeros for a layer with
+    none and nothing folded) is an "arith.constant" (empty here)."""
+    if not pairs:
+        return (), ()
+    kernel: Names = pairs[:1]
+    if builtin == "DEPTHWISE_CONV_2D" and any(p[1] == "batchnorm/mul" for p in pairs):
+        kernel = tuple(p for p in pairs if p[0] == pairs[0][0] and p[1] not in (
+            "Relu", "Relu6")) + tuple(p for p in pairs if p[1] in (
+                "batchnorm/mul_1", "batchnorm/mul"))
+    made = not any(p[1] in ("BiasAdd", "batchnorm/sub") for p in pairs)
+    bias = () if made else pairs[1:] if builtin == "FULLY_CONNECTED" else pairs
+    return kernel, bias
+
+
 def estimate_flash(graph: Graph, costs: dict[str, LayerCost], dtype: DType) -> FlashEstimate:
     """A .tflite file is its own flash size (the rest is overhead); a lowered graph's file is
     estimated from its tensors, operators and names."""
@@ -206,19 +226,9 @@ def _file_bytes(graph: Graph, dtype: DType) -> int:
         if builtin not in builtins:
             builtins.add(builtin)
             size += OPCODE_BYTES
-        # its output
-        full = names.length(pairs) if pairs else len(node.name) + NAME_EXTRA_BYTES
+        # its constants, named after the ops that made them
         bias = BIAS_INPUT.get(builtin)
-        has_bias = any(c[0] == bias for c in constants)
-        if node.outputs[0] in outputs:
-            size += SIGNATURE_ENTRY_BYTES + _string(len(f"output_{outputs[node.outputs[0]]}"))
-            size += 4  # subgraph output slot
-            name = OUTPUT_NAME_BYTES
-        else:
-            # the bias already holds the operator's name: the output gets a "1" after it
-            name = full + (has_bias and builtin != "FULLY_CONNECTED")
-        size += tensor(len(out_shape) + 1, name, int(q), None)
-        # its constants
+        named = _constant_names(builtin, pairs)
         for position, shape, kind, data, _quant, channels in constants:
             integer = kind not in ("int8", "float32", "float16") and position != bias
             if integer:
@@ -228,22 +238,25 @@ def _file_bytes(graph: Graph, dtype: DType) -> int:
                 operands.add(key)
             if not pairs:
                 name = len(node.name) + NAME_EXTRA_BYTES
-            elif position == KERNEL_INPUT.get(builtin):
-                # a batch norm folded into a depthwise kernel scales it: the kernel is
-                # named after the convolution's ops and the batch norm's muls
-                kernel = [pairs[0]]
-                if builtin == "DEPTHWISE_CONV_2D" and any(
-                        p[1] == "batchnorm/mul" for p in pairs):
-                    kernel = [p for p in pairs if p[0] == pairs[0][0] and p[1] not in (
-                        "Relu", "Relu6")] + [p for p in pairs if p[1] in (
-                            "batchnorm/mul_1", "batchnorm/mul")]
-                name = names.length(kernel)
-            elif position == bias:
-                name = names.length(pairs[1:] if builtin == "FULLY_CONNECTED" else pairs)
+            elif position in (KERNEL_INPUT.get(builtin), bias):
+                got = named[position == bias]
+                name = names.length(got) if got else CREATED_NAME_BYTES
             elif integer:
                 name = names.prefix(pairs[0][0]) + OPERAND_NAME_BYTES if pairs[0][0] \
                     else OPERAND_NAME_BYTES
             else:
                 name = CREATED_NAME_BYTES
             size += tensor(len(shape), name, channels if q and not integer else 0, data)
+        # its output
+        if node.outputs[0] in outputs:
+            size += SIGNATURE_ENTRY_BYTES + _string(len(f"output_{outputs[node.outputs[0]]}"))
+            size += 4  # subgraph output slot
+            name = OUTPUT_NAME_BYTES
+        elif pairs:
+            # a name a constant already holds gets a "1" after it
+            name = names.length(pairs) + (pairs in named and any(
+                c[0] in (KERNEL_INPUT.get(builtin), bias) for c in constants))
+        else:
+            name = len(node.name) + NAME_EXTRA_BYTES
+        size += tensor(len(out_shape) + 1, name, int(q), None)
     return size
