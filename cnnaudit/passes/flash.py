@@ -27,12 +27,13 @@ Names = tuple[tuple[str, str], ...]  # (Keras layer, TensorFlow op) pairs
 
 # Fixed part: file identifier and root offset 8, model table 52, "MLIR Converted." 20,
 # subgraph table and vector 46, its name "main" 12, the empty buffer 0 with its slot 8,
-# vtables of operator codes 24 and tensors 22, the empty vectors' lengths (tensors, buffers,
-# operators, operator codes, subgraph inputs/outputs) 24, the metadata (two entries naming
+# the tensor vtable 22, the lengths of the tensor, buffer, operator, operator code and
+# subgraph input/output vectors 24, the metadata (two entries naming
 # min_runtime_version and CONVERSION_METADATA, with their 16- and 96-byte buffers) 236, and
-# the signature def "serving_default" 62.
-FILE_BASE_BYTES = 8 + 52 + 20 + 46 + 12 + 8 + 24 + 22 + 24 + 236 + 62
-TENSOR_TABLE_BYTES = {False: 24, True: 28}  # per tensor: its table, by quantized or not
+# the signature def "serving_default" 62 (less 4: the tensor map of tensor 0 leaves its
+# index out, a default).
+FILE_BASE_BYTES = 8 + 52 + 20 + 46 + 12 + 8 + 22 + 24 + 236 + 62 - 4
+TENSOR_TABLE_BYTES = {False: 24, True: 28}  # a tensor's table: float model, int8 model
 TENSOR_FIXED_BYTES = 4 + 4 + 4 + 4  # vector slot, shape vector length, buffer slot and table
 QUANT_TABLE_BYTES = 4  # an empty quantization table (float tensors, int32 operands)
 QUANTIZED_BYTES = 8 + 8  # scale and zero-point fields, their vector lengths
@@ -43,7 +44,12 @@ SIGNATURE_ENTRY_BYTES = 12 + 4  # a tensor map table and its vector slot
 # 4-byte alignment, averaged over the corpus: 14 without an options table, 23 with one).
 OPERATOR_BYTES = 4 + 8
 OPERATOR_TABLE_BYTES = {False: 14, True: 23}
-OPCODE_BYTES = 4 + 14 + 6  # vector slot, table (averaged), the options vtable (averaged)
+# An operator code: its vector slot and table (with a version field when the version is
+# above 1, as int8 kernels' are: 16 bytes, else 12; a vtable per layout). Options tables
+# share vtables by layout: a few, 16 bytes in all on average.
+OPCODE_BYTES = {False: 4 + 12, True: 4 + 16}
+OPCODE_VTABLE_BYTES = {False: 12, True: 24}
+OPTIONS_VTABLE_BYTES = 16
 OPERATOR_VTABLE_BYTES = 56  # operator vtables, about four distinct layouts
 # Fitted on the accuracy corpus: padding the converter inserts (int64 zero-point vectors
 # are 8-byte aligned; strings and tables before data), and the name of a constant operand
@@ -186,7 +192,8 @@ def _file_bytes(graph: Graph, dtype: DType) -> int:
     q = dtype.quantized
     names = _Names(graph)
     shapes: dict[str, tuple[int, ...]] = {}
-    size = FILE_BASE_BYTES + QUANT_VTABLE_BYTES[q] + OPERATOR_VTABLE_BYTES + PADDING_BYTES
+    size = (FILE_BASE_BYTES + QUANT_VTABLE_BYTES[q] + OPERATOR_VTABLE_BYTES + PADDING_BYTES
+            + OPCODE_VTABLE_BYTES[q] + OPTIONS_VTABLE_BYTES)
 
     def tensor(rank: int, name: int, channels: int, data: int | None) -> int:
         """One tensor: table, shape, name, quantization (`channels` scales; 0: none),
@@ -225,7 +232,7 @@ def _file_bytes(graph: Graph, dtype: DType) -> int:
                  + 4 * (len(node.inputs) + len(constants) + len(node.outputs)))
         if builtin not in builtins:
             builtins.add(builtin)
-            size += OPCODE_BYTES
+            size += OPCODE_BYTES[q]
         # its constants, named after the ops that made them
         bias = BIAS_INPUT.get(builtin)
         named = _constant_names(builtin, pairs)
