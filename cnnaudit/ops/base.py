@@ -62,7 +62,7 @@ class Lowered:
     weights: tuple[Weight, ...] = ()  # constant inputs after the data input, in order
     activation: str = "NONE"  # fused activation (RELU, RELU6)
     shape_operands: int = 0  # int32 constant shape/axis/padding inputs (flatbuffer bytes)
-    merged: int = 1  # layers the converter merged into it (folded BN, fused ReLU): names
+    merged: int = 1  # layers the converter merged into it (folded BN, fused ReLU)
     # The TensorFlow ops inside the layer's name scope that the converter names the
     # operator's output after, joined by ";" (the kernel's own op first: conv2d is
     # ("convolution", "BiasAdd", "Squeeze")). Empty: one op named after the builtin.

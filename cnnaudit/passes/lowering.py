@@ -188,7 +188,7 @@ def _replace(step: Lowered, **changes: object) -> Lowered:
     """A copy of `step` with `changes`; it has absorbed one more layer."""
     values = {"builtin": step.builtin, "shape": step.shape, "weights": step.weights,
               "activation": step.activation, "shape_operands": step.shape_operands,
-              "merged": step.merged + 1}
+              "merged": step.merged + 1, "names": step.names}
     values.update(changes)
     return Lowered(**values)  # type: ignore[arg-type]
 
