@@ -62,13 +62,23 @@ class Lowered:
     weights: tuple[Weight, ...] = ()  # constant inputs after the data input, in order
     activation: str = "NONE"  # fused activation (RELU, RELU6)
     shape_operands: int = 0  # int32 constant shape/axis/padding inputs (flatbuffer bytes)
-    merged: int = 1  # layers the converter merged into it (folded BN, fused ReLU): names
+    merged: int = 1  # layers the converter merged into it (folded BN, fused ReLU)
+    # The TensorFlow ops inside the layer's name scope that the converter names the
+    # operator's output after, joined by ";" (the kernel's own op first: conv2d is
+    # ("convolution", "BiasAdd", "Squeeze")). Empty: one op named after the builtin.
+    names: tuple[str, ...] = ()
 
 
 # Activations the converter fuses into the operator before them, by TFLite name.
 FUSED_ACTIVATIONS = {"relu": "RELU", "relu6": "RELU6"}
 # Operators with a bias that absorbs a constant added after them.
 ABSORBS_OFFSET = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+
+
+# TensorFlow op names of activations whose TFLite builtin is spelled otherwise ("" is an
+# unnamed op: the converter writes an empty part between two ";").
+ACTIVATION_NAMES = {"sigmoid": ("Sigmoid",), "hard_swish": ("mul", "", "Relu6", "add", "truediv"),
+                    "leaky_relu": ("LeakyRelu",), "log_softmax": ("LogSoftmax",)}
 
 
 def activation_steps(activation: str, shape: Shape) -> list[Lowered]:
@@ -84,10 +94,11 @@ def activation_steps(activation: str, shape: Shape) -> list[Lowered]:
     if activation == "linear":
         return []
     if activation in single:
-        return [Lowered(single[activation], shape)]
+        return [Lowered(single[activation], shape, names=ACTIVATION_NAMES.get(activation, ()))]
     steps = [Lowered(b, shape) for b in chains.get(activation, ("UNKNOWN",))]
     if activation == "hard_sigmoid":
-        steps[0] = Lowered("ADD", shape, activation="RELU6")
+        steps = [Lowered("ADD", shape, activation="RELU6", names=("Relu6", "add")),
+                 Lowered("MUL", shape, names=("truediv",))]
     return steps
 
 
@@ -95,11 +106,13 @@ def with_activation(main: Lowered, activation: str) -> list[Lowered]:
     """An operator with its `activation:` argument: fused when TFLite can, else appended."""
     if activation in FUSED_ACTIVATIONS:
         return [Lowered(main.builtin, main.shape, main.weights, FUSED_ACTIVATIONS[activation],
-                        main.shape_operands, main.merged + 1)]
+                        main.shape_operands, main.merged + 1,
+                        (*main.names, FUSED_ACTIVATIONS[activation].title()))]
     if activation == "hard_sigmoid" and main.builtin in ABSORBS_OFFSET:
         # relu6(x + 3) / 6: the +3 folds into the bias, the ReLU6 fuses, a MUL remains
         return [Lowered(main.builtin, main.shape, main.weights, "RELU6", main.shape_operands,
-                        main.merged + 1), Lowered("MUL", main.shape, (Weight("vector", ()),))]
+                        main.merged + 1, (*main.names, "Relu6", "add")),
+                Lowered("MUL", main.shape, (Weight("vector", ()),), names=("truediv",))]
     return [main, *activation_steps(activation, main.shape)]
 
 

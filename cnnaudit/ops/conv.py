@@ -54,6 +54,12 @@ def _tflite_bias(n: int) -> Weight:
     return Weight("bias", (n,), channel_axis_size=n)
 
 
+def _names(op: str, attrs: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the converter names a convolution's output after: the TensorFlow convolution op,
+    and the bias add and squeeze when the layer has a bias."""
+    return (op, "BiasAdd", "Squeeze") if attrs.get("use_bias", True) else (op,)
+
+
 def _in_2d(rank: int, shape: Shape, attrs: Mapping[str, Any], output: Shape,
            main: Lowered) -> list[Lowered]:
     """A 1-D layer runs as its 2-D TFLite op on (1, length, channels), between RESHAPEs
@@ -65,10 +71,12 @@ def _in_2d(rank: int, shape: Shape, attrs: Mapping[str, Any], output: Shape,
     if attrs.get("padding") == "causal":
         length += (attrs["kernel"][0] - 1) * attrs["dilation"][0]
         steps.append(Lowered("PAD", (length, shape[-1]), shape_operands=1))
-    steps.append(Lowered("RESHAPE", (1, length, shape[-1]), shape_operands=1))
-    wide = Lowered(main.builtin, (1, *output), main.weights)
+    steps.append(Lowered("RESHAPE", (1, length, shape[-1]), shape_operands=1,
+                         names=(f"{main.names[0]}/ExpandDims",)))
+    wide = Lowered(main.builtin, (1, *output), main.weights,
+                   names=(*main.names, f"{main.names[0]}/Squeeze"))
     steps += with_activation(wide, attrs["activation"])
-    steps.append(Lowered("RESHAPE", output, shape_operands=1))
+    steps.append(Lowered("RESHAPE", output, shape_operands=1, names=steps[-1].names))
     return steps
 
 
@@ -136,7 +144,8 @@ class _Conv(Op):
         cin, f = inputs[0][-1], attrs["filters"]
         kernel = Weight("kernel", (f, *_kernel_hw(attrs), cin // attrs["groups"]),
                         channel_axis_size=f)
-        main = Lowered("CONV_2D", output, (kernel, _tflite_bias(f)))
+        main = Lowered("CONV_2D", output, (kernel, _tflite_bias(f)),
+                       names=_names("convolution", attrs))
         return _in_2d(cls.rank, inputs[0], attrs, output, main)
 
 
@@ -195,7 +204,8 @@ class _Depthwise(Op):
               output: Shape) -> list[Lowered]:
         n = inputs[0][-1] * attrs["depth_multiplier"]
         kernel = Weight("kernel", (1, *_kernel_hw(attrs), n), channel_axis_size=n)
-        main = Lowered("DEPTHWISE_CONV_2D", output, (kernel, _tflite_bias(n)))
+        main = Lowered("DEPTHWISE_CONV_2D", output, (kernel, _tflite_bias(n)),
+                       names=_names("depthwise", attrs))
         return _in_2d(cls.rank, inputs[0], attrs, output, main)
 
 
@@ -256,15 +266,18 @@ class _Separable(Op):
         mid, f = inputs[0][-1] * attrs["depth_multiplier"], attrs["filters"]
         depthwise = Lowered("DEPTHWISE_CONV_2D", (*output[:-1], mid), (
             Weight("kernel", (1, *_kernel_hw(attrs), mid), channel_axis_size=mid),
-            _tflite_bias(mid)))
+            _tflite_bias(mid)), names=("separable_conv2d/depthwise",))
         pointwise = Lowered("CONV_2D", output, (
-            Weight("kernel", (f, 1, 1, mid), channel_axis_size=f), _tflite_bias(f)))
+            Weight("kernel", (f, 1, 1, mid), channel_axis_size=f), _tflite_bias(f)),
+            names=_names("separable_conv2d", attrs))
         if cls.rank == 2:
             return [depthwise, *with_activation(pointwise, attrs["activation"])]
         length = inputs[0][0]
         return [Lowered("RESHAPE", (1, length, inputs[0][-1]), shape_operands=1),
-                Lowered(depthwise.builtin, (1, *depthwise.shape), depthwise.weights),
-                *with_activation(Lowered("CONV_2D", (1, *output), pointwise.weights),
+                Lowered(depthwise.builtin, (1, *depthwise.shape), depthwise.weights,
+                        names=depthwise.names),
+                *with_activation(Lowered("CONV_2D", (1, *output), pointwise.weights,
+                                         names=pointwise.names),
                                  attrs["activation"]),
                 Lowered("RESHAPE", output, shape_operands=1)]
 
@@ -359,7 +372,8 @@ class _Transpose(Op):
               output: Shape) -> list[Lowered]:
         f = attrs["filters"]
         kernel = Weight("kernel", (f, *_kernel_hw(attrs), inputs[0][-1]), channel_axis_size=f)
-        main = Lowered("TRANSPOSE_CONV", output, (kernel, _tflite_bias(f)), shape_operands=1)
+        main = Lowered("TRANSPOSE_CONV", output, (kernel, _tflite_bias(f)), shape_operands=1,
+                       names=_names("conv_transpose", attrs))
         return _in_2d(cls.rank, inputs[0], {**attrs, "padding": "same"}, output, main)
 
 

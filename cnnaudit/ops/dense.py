@@ -58,4 +58,6 @@ class Dense(Op):
         weights = (Weight("kernel", (units, inputs[0][-1]), channel_axis_size=units),
                    *([Weight("bias", (units,), channel_axis_size=units)]
                      if attrs["use_bias"] else []))
-        return with_activation(Lowered("FULLY_CONNECTED", output, weights), attrs["activation"])
+        names = ("MatMul", "BiasAdd") if attrs["use_bias"] else ("MatMul",)
+        return with_activation(Lowered("FULLY_CONNECTED", output, weights, names=names),
+                               attrs["activation"])

@@ -116,7 +116,7 @@ class Concatenate(Op):
     @classmethod
     def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
               output: Shape) -> list[Lowered]:
-        return [Lowered("CONCATENATION", output)]
+        return [Lowered("CONCATENATION", output, names=("concat",))]
 
 
 @register

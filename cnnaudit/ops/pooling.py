@@ -48,10 +48,13 @@ class _Pool(Op):
     def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
               output: Shape) -> list[Lowered]:
         builtin = "MAX_POOL_2D" if attrs["mode"] == "max" else "AVERAGE_POOL_2D"
+        names = (f"MaxPool{cls.rank}d" if attrs["mode"] == "max" else
+                 "AvgPool" if cls.rank == 2 else f"AvgPool{cls.rank}D",)
         if cls.rank == 2:
-            return [Lowered(builtin, output)]
+            return [Lowered(builtin, output, names=names)]
         return [Lowered("RESHAPE", (1, *inputs[0]), shape_operands=1),
-                Lowered(builtin, (1, *output)), Lowered("RESHAPE", output, shape_operands=1)]
+                Lowered(builtin, (1, *output), names=names),
+                Lowered("RESHAPE", output, shape_operands=1, names=(f"{names[0]}/Squeeze",))]
 
 
 def _pool_args(rank: int) -> tuple[Arg, ...]:
@@ -96,7 +99,7 @@ class _GlobalPool(Op):
     def lower(cls, attrs: Mapping[str, Any], inputs: Sequence[Shape],
               output: Shape) -> list[Lowered]:
         return [Lowered("MEAN" if attrs["mode"] == "avg" else "REDUCE_MAX", output,
-                        shape_operands=1)]
+                        shape_operands=1, names=("Mean" if attrs["mode"] == "avg" else "Max",))]
 
 
 def _global(op_name: str, kind: str, rank: int, names: tuple[str, ...]) -> None:

@@ -224,7 +224,8 @@ class _UpSampling(Op):
         """Keras 3 nearest upsampling converts to RESHAPE/TILE pairs (TF 2.21); bilinear
         to RESIZE_BILINEAR."""
         if attrs.get("mode") == "bilinear":
-            return [Lowered("RESIZE_BILINEAR", output, shape_operands=1)]
+            return [Lowered("RESIZE_BILINEAR", output, shape_operands=1,
+                            names=("resize/ResizeBilinear",))]
         shape, size = inputs[0], attrs["size"]
         steps = []
         current = list(shape)

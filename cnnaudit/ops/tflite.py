@@ -39,6 +39,16 @@ KERNEL_INPUT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1,
                 "TRANSPOSE_CONV": 1, "CONV_3D": 1, "BATCH_MATMUL": 1}
 BIAS_INPUT = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2,
               "TRANSPOSE_CONV": 3, "CONV_3D": 2}
+# Bytes of the builtin options table the converter writes for each operator (fields at
+# their non-default values, averaged over the accuracy corpus); 0: it writes none. Others: 8.
+OPTIONS_BYTES = {
+    "CONV_2D": 16, "DEPTHWISE_CONV_2D": 18, "TRANSPOSE_CONV": 12, "FULLY_CONNECTED": 6,
+    "MAX_POOL_2D": 22, "AVERAGE_POOL_2D": 24, "ADD": 6, "MUL": 4, "SUB": 6, "MEAN": 6,
+    "REDUCE_MAX": 4, "PAD": 4, "STRIDED_SLICE": 12, "CONCATENATION": 8, "SOFTMAX": 8,
+    "LEAKY_RELU": 8, "RESIZE_BILINEAR": 8, "RESHAPE": 0, "TILE": 0, "LOGISTIC": 0,
+    "HARD_SWISH": 0, "RELU": 0, "RELU6": 0, "TANH": 0, "QUANTIZE": 0, "DEQUANTIZE": 0,
+    "EXP": 0, "LOG": 0, "ABS": 0, "RSQRT": 0, "NEG": 0, "ELU": 0,
+}
 INTEGER_TYPES = {"int32", "int64", "int16", "uint32", "uint16", "bool"}
 
 
@@ -70,6 +80,9 @@ class TfliteOp(Op):
         Arg("quantization", str, ""),
         Arg("dynamic", bool, False),  # an output's shape signature has a -1 beyond batch
         Arg("merged", int, 1),  # layers merged into it by the converter (lowered graphs)
+        # lowered graphs: the (Keras layer, TensorFlow op) pairs the converter names the
+        # output tensor after (passes/flash.py)
+        Arg("names", tuple, ()),
     )
     min_inputs = 0
     max_inputs = None

@@ -36,11 +36,25 @@ WEIGHT_POSITIONS = {"TRANSPOSE_CONV": (1, 3)}
 SHAPE_OPERAND_BYTES = 16  # an int32 shape/axis/padding vector of a rank-4 tensor
 
 
+Names = tuple[tuple[str, str], ...]  # (Keras layer, TensorFlow op in its name scope)
+
+
 @dataclass
 class _Chain:
     node: Node
     steps: list[Lowered]
     consumers: list[str] = field(default_factory=list)
+    # per step, the ops its output tensor is named after (flash: tensor names)
+    names: list[Names] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.names = [_names(self.node, step) for step in self.steps]
+
+
+def _names(node: Node, step: Lowered) -> Names:
+    layer = node.name.replace("/", "_").replace("@", "_call")  # as keras_build names it
+    pieces = step.names or ("".join(w.title() for w in step.builtin.split("_")),)
+    return tuple(("", "") if not p else (layer, p) for p in pieces)
 
 
 def _lower_layer(op: str, attrs: Mapping[str, Any], ins: Sequence[Shape],
@@ -74,9 +88,14 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     _fold(graph, chains, producer, shapes)
     if dtype.quantized:
         for chain in chains.values():
-            chain.steps = [w for step in chain.steps for w in (
-                [Lowered("DEQUANTIZE", step.shape), step, Lowered("QUANTIZE", step.shape)]
-                if step.builtin in FLOAT_ONLY else [step])]
+            if not chain.steps:  # folded away
+                continue
+            pairs = [w for step, names in zip(chain.steps, chain.names, strict=True) for w in (
+                [(Lowered("DEQUANTIZE", step.shape), names), (step, names),
+                 (Lowered("QUANTIZE", step.shape), names)]
+                if step.builtin in FLOAT_ONLY else [(step, names)])]
+            chain.steps = [s for s, _ in pairs]
+            chain.names = [n for _, n in pairs]
     return _eliminate_dead(_build(graph, chains, producer, shapes, dtype))
 
 
@@ -125,6 +144,8 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 chain.consumers[0] in chains and \
                 _padding_absorbed(node, chains[chain.consumers[0]].node, shapes):
             chain.steps = []
+            consumer = chains[chain.consumers[0]]
+            consumer.names[0] = (*consumer.names[0], ("", ""), *_names(node, Lowered("PAD", ())))
             continue
         src = _source(chains, producer, node)
         last = src.steps[-1] if src else None
@@ -135,12 +156,21 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 n = last.shape[-1]
                 weights = (*weights, Weight("bias", (n,), channel_axis_size=n))
             src.steps[-1] = _replace(last, weights=weights)
+            # the converter names the folded operator after the batch norm's ops too: its
+            # shift (add_1, sub), and its scale (mul_1, mul) unless that went into a kernel
+            # with no bias add of its own
+            scale = last.builtin != "CONV_2D" or any(p == "BiasAdd" for _, p in src.names[-1])
+            ops_ = ("batchnorm/add_1", "batchnorm/sub") + (
+                ("batchnorm/mul_1", "batchnorm/mul") if scale else ())
+            layer = _names(node, Lowered("BN", ()))[0][0]
+            src.names[-1] = (*src.names[-1], *((layer, o) for o in ops_))
             chain.steps = []
         elif chain.steps and len(chain.steps) == 1 and last and last.activation == "NONE" \
                 and last.builtin in FUSES_ACTIVATION \
                 and chain.steps[0].builtin in ("RELU", "RELU6") \
                 and node.attrs.get("activation") in FUSED_ACTIVATIONS:
             src.steps[-1] = _replace(last, activation=chain.steps[0].builtin)
+            src.names[-1] = (*src.names[-1], *chain.names[0])
             chain.steps = []
         elif node.op == "flatten" and len(chain.consumers) == 1 and \
                 chains.get(chain.consumers[0]) is not None and \
@@ -158,7 +188,7 @@ def _replace(step: Lowered, **changes: object) -> Lowered:
     """A copy of `step` with `changes`; it has absorbed one more layer."""
     values = {"builtin": step.builtin, "shape": step.shape, "weights": step.weights,
               "activation": step.activation, "shape_operands": step.shape_operands,
-              "merged": step.merged + 1}
+              "merged": step.merged + 1, "names": step.names}
     values.update(changes)
     return Lowered(**values)  # type: ignore[arg-type]
 
@@ -222,6 +252,7 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                                      "per-tensor" if dtype.quantized and step.weights else ""),
                     "dynamic": False,
                     "merged": step.merged,
+                    "names": chain.names[i],
                 },
                 inputs=tuple(dict.fromkeys([*current, *extra])),
                 outputs=(name,),
