@@ -89,7 +89,8 @@ def _audit(model: str | Path | dict[str, Any] | Graph, chosen: list[Board], dtyp
 def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Path]) -> list[Board]:
     if boards is not None and all(isinstance(b, Board) for b in boards):
         return list(boards)  # type: ignore[arg-type]
-    known = load_boards(boards_dir)
+    ids = None if boards is None else [b for b in boards if isinstance(b, str)]
+    known = load_boards(boards_dir, ids)
     if boards is None:
         return select(known, None)
     chosen: list[Board] = []

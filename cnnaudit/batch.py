@@ -173,7 +173,9 @@ def plan_jobs(
     """One job per model with its resolved settings. Board ids and dtypes are checked here,
     once, so a typo is one usage error rather than the same error for every model."""
     dirs = [*(config.boards_dirs if config else ()), *boards_dirs]
-    known = load_boards(dirs)
+    chosen = [resolve(config, model, cli).boards for model in models]
+    ids = None if any(b is None for b in chosen) else [i for b in chosen for i in b or ()]
+    known = load_boards(dirs, ids)
     jobs = []
     for model in models:
         settings = resolve(config, model, cli)

@@ -174,10 +174,40 @@ def _load_dirs(dirs: tuple[str, ...]) -> dict[str, Board]:
     return boards
 
 
-def load_boards(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Board]:
-    """All known boards by id: built-in profiles, then each extra directory in order."""
+def load_boards(extra_dirs: Iterable[str | Path] = (),
+                ids: Iterable[str] | None = None) -> dict[str, Board]:
+    """All known boards by id: built-in profiles, then each extra directory in order.
+
+    With `ids` (as a user writes them, `a,b` allowed), only those profiles are read when
+    every one is found by its file name (a profile's id is its file name): a cold
+    `check --board nano33` then parses one file, not every profile.
+    """
     dirs = (str(builtin_dir()), *(str(Path(d)) for d in extra_dirs))
+    if ids is not None:
+        wanted = [i.strip() for raw in ids for i in raw.split(",") if i.strip()]
+        found = _load_named(dirs, wanted)
+        if found is not None:
+            return found
     return _load_dirs(dirs)
+
+
+def _load_named(dirs: tuple[str, ...], wanted: list[str]) -> dict[str, Board] | None:
+    """The wanted profiles, later folders winning; None when one is missing (the caller
+    then reads every profile, so the error can name the closest id)."""
+    boards: dict[str, Board] = {}
+    for d in dirs:
+        directory = Path(d)
+        if not directory.is_dir():
+            return None
+        for board_id in wanted:
+            if "/" in board_id or board_id.startswith("."):
+                return None
+            for suffix in (".yaml", ".yml"):
+                path = directory / f"{board_id}{suffix}"
+                if path.is_file():
+                    boards[board_id] = _parse_once(path)
+                    break
+    return boards if all(b in boards for b in wanted) else None
 
 
 def select(boards: dict[str, Board], ids: Sequence[str] | None) -> list[Board]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnnaudit import audit
-from cnnaudit.boards import NUMERIC, builtin_dir, load_boards
+from cnnaudit.boards import NUMERIC, builtin_dir, load_boards, select
 from cnnaudit.errors import BoardError, UsageError
 from cnnaudit.verdict import Verdict
 
@@ -75,3 +75,21 @@ def test_verdict_thresholds(tmp_path: Path):
     assert verdict(50) is Verdict.PASS
     assert verdict(95) is Verdict.WARN
     assert verdict(105) is Verdict.FAIL
+
+
+def test_named_boards_are_read_alone_and_equal_the_full_load(tmp_path):
+    """`check --board nano33` reads one profile; the result is the full load's profile, a
+    user's folder still wins, and an unknown id falls back to every profile so the error
+    can name the closest one."""
+
+    full = load_boards()
+    named = load_boards(ids=["nano33,esp32"])
+    assert list(named) == ["nano33", "esp32"]
+    assert named["nano33"] == full["nano33"] and named["esp32"] == full["esp32"]
+    text = (builtin_dir() / "nano33.yaml").read_text().replace("clock_mhz: 64", "clock_mhz: 32")
+    (tmp_path / "nano33.yaml").write_text(text)
+    assert load_boards([tmp_path], ids=["nano33"])["nano33"].clock_mhz == 32
+    fallback = load_boards(ids=["nano34"])
+    assert len(fallback) == len(full)
+    with pytest.raises(UsageError, match="did you mean 'nano33'"):
+        select(fallback, ["nano34"])
