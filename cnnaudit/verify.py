@@ -225,6 +225,37 @@ def operator_rows(expected: Report, converted: Report) -> list[Row]:
                 f"{same}/{max(len(ours), len(theirs))} in place; {detail}", ok)]
 
 
+def verify(source: str, dtype: str = "int8",
+           overrides: dict[str, tuple[int, ...]] | None = None) -> Verification:
+    """Estimate, then measure with the converter and the TFLite Micro interpreter."""
+    from . import frontends
+    from .api import analyse
+
+    graph = frontends.load(source, overrides=overrides)
+    if graph.format == "tflite":
+        data = Path(source).read_bytes()
+        mode = "file"
+    else:
+        from .keras_build import build_keras
+
+        with quiet():
+            model = build_keras(graph)
+        data = convert(model, dtype)
+        mode = "built"
+    device = analyse(graph, [], dtype=dtype)
+    host = analyse(graph, [], dtype=dtype, pointer_bytes=8)
+    measured = minimum_arena(data, host.model.arena_bytes)
+    result = compare(device, host, data, measured, mode)
+    rows = list(result.rows)
+    if mode == "built":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "converted.tflite"
+            path.write_bytes(data)
+            converted = analyse(frontends.load(path), [])
+        rows += operator_rows(device, converted)
+    return Verification(tuple(rows), result.notes)
+
+
 @dataclass(frozen=True)
 class CaseResult:
     """One corpus model at one dtype: estimates, measurements, or why it could not run."""
