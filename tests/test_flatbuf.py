@@ -143,14 +143,25 @@ def test_vtable_outside_the_buffer(soffset):
         buf.root()
 
 
-@pytest.mark.parametrize("vsize", [0, 2, 5, 0xFFFF])
-def test_forged_vtable_size(vsize):
+def _vsize(vsize: int) -> Any:
     def patch(d: bytearray) -> None:
         vtable = _root(d) - struct.unpack_from("<i", d, _root(d))[0]
         struct.pack_into("<H", d, vtable, vsize)
+    return patch
 
+
+@pytest.mark.parametrize("vsize", [1, 5, 0xFFFF, 0xFFFE])
+def test_forged_vtable_size(vsize):
+    """Odd, or past the end of the buffer: refused (the FlatBuffers verifier's rules)."""
     with pytest.raises(FlatbufferError, match="vtable"):
-        _sample_with(patch).root()
+        _sample_with(_vsize(vsize)).root()
+
+
+@pytest.mark.parametrize("vsize", [0, 2, 4, 6])
+def test_a_short_vtable_leaves_the_later_fields_at_their_defaults(vsize):
+    table = _sample_with(_vsize(vsize)).root()
+    assert table.scalar(Scalar(0, "i", 5)) == (-7 if vsize == 6 else 5)
+    assert table.string(1) is None and table.table(3) is None and len(table.vector(2)) == 0
 
 
 def _field_pos(d: bytearray, slot: int) -> int:

@@ -3,7 +3,10 @@
 Only what cnnaudit's .tflite frontend needs, over any object with the buffer protocol (an
 mmap, bytes). Nothing is trusted: every offset, vtable size and vector length is checked
 against the buffer's size before it is followed, and the only exception this module
-raises is `FlatbufferError` (never an IndexError or struct.error). Reading costs nothing up
+raises is `FlatbufferError` (never an IndexError or struct.error). These are the bounds
+rules of the FlatBuffers C++ `Verifier` (flatbuffers/verifier.h): a vtable of an even
+size inside the buffer, every field, vector (with its length) and string inside the
+buffer. Alignment is not checked, and a string need not end in its NUL. Reading costs nothing up
 front: a table or vector is located when it is asked for, and a vector of scalars is
 unpacked in one call once its whole extent is known to lie inside the buffer.
 
@@ -88,7 +91,7 @@ class Table:
         self.pos = pos
         vtable = pos - buf.read(_I32, pos, "a table")
         vsize = buf.read(_U16, vtable, "a vtable")
-        if vsize < 4 or vsize % 2:
+        if vsize % 2:  # the FlatBuffers verifier's rule: a vtable is whole uint16 entries
             raise FlatbufferError(f"the vtable at byte {vtable} claims {vsize} bytes")
         buf.check(vtable, vsize, "a vtable")
         self.vtable = vtable

@@ -205,8 +205,9 @@ class _Reader:
         for i in range(len(vec)):
             with self.reading("an operator code"):
                 code = vec.table(i)
-                # TFLite's GetBuiltinCode: the larger of the two (old files set only the
-                # deprecated int8 field, newer ones both, codes >= 127 only builtin_code)
+                # TFLite's GetBuiltinCode (compiler/mlir/lite/schema/schema_utils.cc): the
+                # larger of the two. Old files set only the deprecated int8 field; newer
+                # ones both, with 127 in the deprecated one for codes above it.
                 builtin = max(code.scalar(S.OperatorCode.BUILTIN_CODE),
                               code.scalar(S.OperatorCode.DEPRECATED_BUILTIN_CODE))
                 version = code.scalar(S.OperatorCode.VERSION)
