@@ -65,7 +65,7 @@ class Buffer:
 
     def check(self, pos: int, length: int, what: str) -> None:
         if pos < 0 or length < 0 or pos + length > self.size:
-            raise FlatbufferError(f"{what} at byte {pos} ({length} bytes) is outside the "
+            raise FlatbufferError(f"{what} at byte {pos} ({length:,} bytes) is outside the "
                                   f"{self.size:,}-byte buffer")
 
     def read(self, s: struct.Struct, pos: int, what: str) -> Any:
