@@ -120,7 +120,7 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 ram = int(line.split()[1]) * 1024
     versions = {}
-    for pkg in ("cnnaudit", "typer", "rich", "pydantic", "PyYAML", "numpy", "h5py", "tflite",
+    for pkg in ("cnnaudit", "typer", "rich", "pydantic", "PyYAML", "numpy", "h5py",
                 "flatbuffers", "tensorflow", "keras", "tflite-micro"):
         try:
             versions[pkg] = metadata.version(pkg)

@@ -104,8 +104,6 @@ def peakmem(path: str, trace: bool) -> None:
     if suffix in (".keras", ".h5"):
         import cnnaudit.frontends.keras_file
     elif suffix == ".tflite":
-        import tflite  # noqa: F401
-
         import cnnaudit.frontends.tflite_file
     else:
         import cnnaudit.frontends.yaml_spec
@@ -160,10 +158,8 @@ def coldsplit(path: str) -> None:
         import cnnaudit.frontends.keras_file
         mark("import the frontend: keras_file (HDF5 is read in a child process)")
     elif suffix == ".tflite":
-        import tflite  # noqa: F401
-
         import cnnaudit.frontends.tflite_file
-        mark("import the frontend: tflite_file + tflite (flatbuffers, numpy)")
+        mark("import the frontend: tflite_file (its own flatbuffer reader)")
     else:
         import cnnaudit.frontends.yaml_spec
         mark("import the frontend: yaml_spec (+ yaml)")

@@ -1,5 +1,6 @@
 """An audit imports nothing heavy (issue 10): no deep-learning framework on any path, and
-for a YAML spec or a one-liner, not even h5py or the .tflite flatbuffer accessors.
+for a YAML spec or a one-liner, not even h5py. A .tflite file is read by cnnaudit's own
+flatbuffer reader: no `tflite` package, no `flatbuffers` package, no numpy.
 
 Each check runs in a fresh interpreter: it audits one model through the Python API and
 then through the command line (`cnnaudit check MODEL -b nano33 -f json`), and lists the
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "torch", "jax")
-PARSERS = ("h5py", "tflite")
+PARSERS = ("h5py", "tflite", "flatbuffers")
 
 SPEC = """\
 name: tiny
@@ -129,6 +130,8 @@ def test_model_files_import_no_framework(model_files: dict[str, Path], kind: str
     result = probe(model_files[kind])
     assert result["params"] > 0
     assert heavy(result, FRAMEWORKS) == []
+    if kind == "tflite":
+        assert heavy(result, (*PARSERS, "numpy")) == []
 
 
 @pytest.mark.slow

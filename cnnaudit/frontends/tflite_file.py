@@ -1,26 +1,30 @@
 """A .tflite flatbuffer -> graph IR: the operators, tensors and buffers that will run.
 
-Read with the `tflite` package (generated flatbuffer accessors, no TensorFlow). Every
-count read from the file is checked against the file's size before it is used, so a
-forged vector length or offset fails fast with a clear error instead of a long loop.
-Weights are never copied: only their byte counts are read.
+Read with cnnaudit's own flatbuffer reader (`flatbuf`, with the schema's field slots in
+`tflite_schema`): no TensorFlow, no `tflite` or `flatbuffers` package, no numpy. Every
+offset and count read from the file is checked against the file's size before it is used,
+so a forged vector length or offset fails fast with a clear error instead of a long loop
+or an exception from deep inside a parser. Weights are never copied: only their byte
+counts are read.
 """
 
 from __future__ import annotations
 
 import mmap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import SpecError
 from ..ir import Graph, Location, Node, Shape
 from ..limits import DEFAULT, Limits
+from . import tflite_schema as S
+from .flatbuf import Buffer, FlatbufferError, Table, Vector
 
 MAX_OPERATORS = 100_000
 MAX_TENSORS = 1_000_000
 MAX_RANK = 8
-T = TypeVar("T")
 
 TENSOR_TYPES = {
     0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
@@ -80,57 +84,62 @@ def load_tflite_file(path: Path, limits: Limits = DEFAULT) -> Graph:
 
 
 class _Reader:
-    """Walks the flatbuffer; every accessor call goes through `guard` so a damaged file
-    becomes one SpecError naming what could not be read."""
+    """Walks the flatbuffer; every read happens inside `reading`, so a damaged file becomes
+    one SpecError naming what could not be read."""
 
     def __init__(self, file: str, data: Any, size: int, limits: Limits = DEFAULT) -> None:
-        import tflite
-
         self.limits = limits
-        self.tflite = tflite
         self.file = file
         self.size = size
-        self.model = self.guard("the model table", lambda: tflite.Model.GetRootAsModel(data, 0))
+        self.buf = Buffer(data, size)
+        with self.reading("the model table"):
+            self.model = self.buf.root()
         self.warnings: list[str] = []
         self.seen_buffers: set[int] = set()  # a buffer shared by two tensors is stored once
 
-    def guard(self, what: str, fn: Callable[[], T]) -> T:
+    @contextmanager
+    def reading(self, what: str) -> Iterator[None]:
         try:
-            return fn()
-        except SpecError:
-            raise
-        except Exception as exc:
-            raise _fail(self.file, f"damaged .tflite file: cannot read {what} "
-                        f"({type(exc).__name__})") from None
+            yield
+        except FlatbufferError as exc:
+            raise _fail(self.file, f"damaged .tflite file: cannot read {what} ({exc})") from None
 
-    def count(self, what: str, fn: Callable[[], int], limit: int, item_bytes: int = 4) -> int:
-        n = self.guard(what, fn)
-        if not isinstance(n, int) or n < 0 or n > limit or n * item_bytes > self.size:
+    def vector(self, what: str, table: Table, slot: int, limit: int,
+               item_bytes: int = 4) -> Vector:
+        with self.reading(what):
+            vec = table.vector(slot)
+        n = len(vec)
+        if n > limit or n * item_bytes > self.size:
             raise _fail(self.file, f"damaged .tflite file: {what} claims {n} entries")
-        return n
+        return vec
 
-    def ints(self, what: str, length: Callable[[], int], item: Callable[[int], int]) -> list[int]:
-        n = self.count(what, length, MAX_TENSORS)
-        return [int(self.guard(what, lambda i=i: item(i))) for i in range(n)]
+    def ints(self, what: str, table: Table, slot: int) -> list[int]:
+        vec = self.vector(what, table, slot, MAX_TENSORS)
+        with self.reading(what):
+            return vec.scalars("i")
 
     # -- model ---------------------------------------------------------------------------
     def graph(self, default_name: str) -> Graph:
         m = self.model
-        n_sub = self.count("subgraphs", m.SubgraphsLength, 10_000)
+        subgraphs = self.vector("subgraphs", m, S.Model.SUBGRAPHS, 10_000)
+        n_sub = len(subgraphs)
         if n_sub == 0:
             raise _fail(self.file, "the model has no subgraph")
         if n_sub > 1:
-            names = [_text(self.guard("a subgraph name", lambda i=i: m.Subgraphs(i).Name()))
-                     or f"#{i}" for i in range(1, n_sub)]
+            with self.reading("a subgraph name"):
+                names = [_text(subgraphs.table(i).string(S.SubGraph.NAME)) or f"#{i}"
+                         for i in range(1, n_sub)]
             self.warnings.append(f"the model has {n_sub} subgraphs; auditing subgraph 0 "
                                  f"(others: {', '.join(names)})")
         codes = self._opcodes()
         buffers = self._buffers()
-        sg = self.guard("subgraph 0", lambda: m.Subgraphs(0))
+        with self.reading("subgraph 0"):
+            sg = subgraphs.table(0)
         tensors = self._tensors(sg, buffers)
-        name = _text(self.guard("the subgraph name", sg.Name)) or default_name
-        inputs = self.ints("subgraph inputs", sg.InputsLength, sg.Inputs)
-        outputs = self.ints("subgraph outputs", sg.OutputsLength, sg.Outputs)
+        with self.reading("the subgraph name"):
+            name = _text(sg.string(S.SubGraph.NAME)) or default_name
+        inputs = self.ints("subgraph inputs", sg, S.SubGraph.INPUTS)
+        outputs = self.ints("subgraph outputs", sg, S.SubGraph.OUTPUTS)
         for t in (*inputs, *outputs):
             if not 0 <= t < len(tensors):
                 raise _fail(self.file, f"damaged .tflite file: graph tensor {t} does not exist")
@@ -156,13 +165,14 @@ class _Reader:
             nodes.append(Node(name=tensor_name(index), op="input",
                               attrs={"shape": _batchless(t["shape"]) or (1,)}, inputs=(),
                               outputs=(tensor_name(index),), where=Location(self.file)))
-        n_ops = self.count("operators", sg.OperatorsLength, MAX_OPERATORS)
+        operators = self.vector("operators", sg, S.SubGraph.OPERATORS, MAX_OPERATORS)
+        n_ops = len(operators)
         produced = {tensor_name(t) for t in inputs}
         if n_ops > self.limits.max_layers:
             raise _fail(self.file, f"{n_ops:,} operators is more than the limit of "
                         f"{self.limits.max_layers:,}", hint="raise it with --max-layers")
         for i in range(n_ops):
-            node = self._operator(i, sg, codes, tensors, tensor_name)
+            node = self._operator(i, operators, codes, tensors, tensor_name)
             # A damaged file can wire an operator to a tensor nothing produces, or produce
             # one tensor twice: refuse it here rather than fail in a later pass.
             missing = [t for t in node.inputs if t not in produced]
@@ -189,66 +199,82 @@ class _Reader:
         )
 
     def _opcodes(self) -> list[tuple[str, int]]:
-        m = self.model
-        n = self.count("operator codes", m.OperatorCodesLength, 10_000)
-        names = self.tflite.BUILTIN_OPCODE2NAME
+        vec = self.vector("operator codes", self.model, S.Model.OPERATOR_CODES, 10_000)
+        names = S.BUILTIN_OPERATOR_NAMES
         out = []
-        for i in range(n):
-            code = self.guard("an operator code", lambda i=i: m.OperatorCodes(i))
-            builtin = max(int(self.guard("a builtin code", code.BuiltinCode)),
-                          int(self.guard("a builtin code", code.DeprecatedBuiltinCode)))
-            version = int(self.guard("an operator version", code.Version))
-            if builtin == 32:  # CUSTOM
-                out.append((f"CUSTOM:{_text(self.guard('a custom code', code.CustomCode))}",
-                            version))
+        for i in range(len(vec)):
+            with self.reading("an operator code"):
+                code = vec.table(i)
+                # TFLite's GetBuiltinCode (compiler/mlir/lite/schema/schema_utils.cc): the
+                # larger of the two. Old files set only the deprecated int8 field; newer
+                # ones both, with 127 in the deprecated one for codes above it.
+                builtin = max(code.scalar(S.OperatorCode.BUILTIN_CODE),
+                              code.scalar(S.OperatorCode.DEPRECATED_BUILTIN_CODE))
+                version = code.scalar(S.OperatorCode.VERSION)
+                custom = code.string(S.OperatorCode.CUSTOM_CODE) \
+                    if builtin == S.CUSTOM else None
+            if builtin == S.CUSTOM:
+                out.append((f"CUSTOM:{_text(custom)}", version))
             else:
-                out.append((names.get(builtin, f"BUILTIN_{builtin}"), version))
+                out.append((names[builtin] if 0 <= builtin < len(names)
+                            else f"BUILTIN_{builtin}", version))
         return out
 
     def _buffers(self) -> list[int]:
         """Bytes held by each buffer: inline data, or an offset/size outside the flatbuffer."""
-        m = self.model
-        n = self.count("buffers", m.BuffersLength, MAX_TENSORS)
+        vec = self.vector("buffers", self.model, S.Model.BUFFERS, MAX_TENSORS)
         out = []
-        for i in range(n):
-            buf = self.guard("a buffer", lambda i=i: m.Buffers(i))
-            length = int(self.guard("buffer data", buf.DataLength))
-            if length == 0:
-                offset = int(self.guard("a buffer offset", buf.Offset))
-                size = int(self.guard("a buffer size", buf.Size))
-                if offset > 1:
-                    if offset + size > self.size:
-                        raise _fail(self.file, f"damaged .tflite file: buffer {i} points past "
-                                    "the end of the file")
-                    length = size
+        for i in range(len(vec)):
+            with self.reading(f"buffer {i}"):
+                buf = vec.table(i)
+                data = buf.vector(S.Buffer.DATA)
+                length = len(data)
+                if length:
+                    data.check(1)
+                else:
+                    offset = buf.scalar(S.Buffer.OFFSET)
+                    size = buf.scalar(S.Buffer.SIZE)
+                    if offset > 1:
+                        if offset + size > self.size:
+                            raise _fail(self.file, f"damaged .tflite file: buffer {i} points "
+                                        "past the end of the file")
+                        length = size
             if length > self.size:
                 raise _fail(self.file, f"damaged .tflite file: buffer {i} claims {length} bytes")
             out.append(length)
         return out
 
-    def _tensors(self, sg: Any, buffers: list[int]) -> list[dict[str, Any]]:
-        n = self.count("tensors", sg.TensorsLength, MAX_TENSORS)
+    def _tensors(self, sg: Table, buffers: list[int]) -> list[dict[str, Any]]:
+        vec = self.vector("tensors", sg, S.SubGraph.TENSORS, MAX_TENSORS)
         out = []
-        for i in range(n):
-            t = self.guard("a tensor", lambda i=i: sg.Tensors(i))
-            shape = tuple(self.ints("a tensor shape", t.ShapeLength, t.Shape))
-            signature = tuple(self.ints("a shape signature", t.ShapeSignatureLength,
-                                        t.ShapeSignature))
+        for i in range(len(vec)):
+            with self.reading("a tensor"):
+                t = vec.table(i)
+            shape = tuple(self.ints("a tensor shape", t, S.Tensor.SHAPE))
+            signature = tuple(self.ints("a shape signature", t, S.Tensor.SHAPE_SIGNATURE))
             if len(shape) > MAX_RANK or any(d < 0 or d > 2**31 for d in shape):
                 raise _fail(self.file, f"damaged .tflite file: tensor {i} has shape "
                             f"{list(shape)}")
-            buffer = int(self.guard("a tensor buffer", t.Buffer))
+            with self.reading("a tensor"):
+                buffer = t.scalar(S.Tensor.BUFFER)
+                kind = t.scalar(S.Tensor.TYPE)
+                quant = t.table(S.Tensor.QUANTIZATION)
             if not 0 <= buffer < max(len(buffers), 1):
                 raise _fail(self.file, f"damaged .tflite file: tensor {i} uses buffer {buffer}")
-            dtype = TENSOR_TYPES.get(int(self.guard("a tensor type", t.Type)), "unknown")
-            quant = self.guard("quantization", t.Quantization)
+            dtype = TENSOR_TYPES.get(kind, "unknown")
             scales = zero_points = 0
             axis = 0
             if quant is not None:
-                scales = self.count("scales", quant.ScaleLength, MAX_TENSORS)
-                zero_points = self.count("zero points", quant.ZeroPointLength, MAX_TENSORS, 8)
-                axis = int(self.guard("a quantized dimension", quant.QuantizedDimension))
-            name = _text(self.guard("a tensor name", t.Name))
+                scales = len(self.vector("scales", quant, S.QuantizationParameters.SCALE,
+                                         MAX_TENSORS))
+                zero_points = len(self.vector("zero points", quant,
+                                              S.QuantizationParameters.ZERO_POINT,
+                                              MAX_TENSORS, 8))
+                with self.reading("a quantized dimension"):
+                    axis = quant.scalar(S.QuantizationParameters.QUANTIZED_DIMENSION)
+            with self.reading("a tensor"):
+                name = _text(t.string(S.Tensor.NAME))
+                variable = t.scalar(S.Tensor.IS_VARIABLE)
             out.append({
                 "name": name,
                 "short": _short(name),
@@ -260,19 +286,20 @@ class _Reader:
                 "quant_bytes": 4 * scales + 8 * zero_points,
                 "channels": max(scales, 1),
                 "axis": axis,
-                "variable": bool(self.guard("a variable flag", t.IsVariable)),
+                "variable": variable,
             })
         return out
 
-    def _operator(self, i: int, sg: Any, codes: list[tuple[str, int]],
+    def _operator(self, i: int, operators: Vector, codes: list[tuple[str, int]],
                   tensors: list[dict[str, Any]], tensor_name: Callable[[int], str]) -> Node:
-        op = self.guard(f"operator {i}", lambda: sg.Operators(i))
-        index = int(self.guard(f"operator {i}", op.OpcodeIndex))
+        with self.reading(f"operator {i}"):
+            op = operators.table(i)
+            index = op.scalar(S.Operator.OPCODE_INDEX)
         if not 0 <= index < len(codes):
             raise _fail(self.file, f"damaged .tflite file: operator {i} uses opcode {index}")
         builtin, version = codes[index]
-        ins = self.ints(f"operator {i} inputs", op.InputsLength, op.Inputs)
-        outs = self.ints(f"operator {i} outputs", op.OutputsLength, op.Outputs)
+        ins = self.ints(f"operator {i} inputs", op, S.Operator.INPUTS)
+        outs = self.ints(f"operator {i} outputs", op, S.Operator.OUTPUTS)
         for t in (*ins, *outs):
             if t != -1 and not 0 <= t < len(tensors):
                 raise _fail(self.file, f"damaged .tflite file: operator {i} uses tensor {t}")
@@ -329,27 +356,27 @@ class _Reader:
             where=Location(self.file),
         )
 
-    def _options(self, op: Any) -> dict[str, Any]:
-        kind = int(self.guard("builtin options type", op.BuiltinOptionsType))
-        names = {v: k for k, v in vars(self.tflite.BuiltinOptions).items()
-                 if isinstance(v, int) and not k.startswith("_")}
-        cls_name = names.get(kind)
-        fields = OPTION_FIELDS.get(cls_name or "")
-        if not fields:
-            return {}
-        table = self.guard("builtin options", op.BuiltinOptions)
+    def _options(self, op: Table) -> dict[str, Any]:
+        with self.reading("builtin options"):
+            kind = op.scalar(S.Operator.BUILTIN_OPTIONS_TYPE)
+            cls_name = S.BUILTIN_OPTIONS_NAMES[kind] \
+                if kind < len(S.BUILTIN_OPTIONS_NAMES) else ""
+            fields = OPTION_FIELDS.get(cls_name)
+            if not fields:
+                return {}
+            table = op.table(S.Operator.BUILTIN_OPTIONS)
         if table is None:
             return {}
-        options = getattr(self.tflite, cls_name)()
-        self.guard("builtin options", lambda: options.Init(table.Bytes, table.Pos))
+        slots = S.OPTIONS[cls_name]
         out: dict[str, Any] = {}
         for f in fields:
-            value = self.guard(f"option {f}", getattr(options, f))
+            with self.reading(f"option {f}"):
+                value = table.scalar(slots[f])
             key = "".join("_" + c.lower() if c.isupper() else c for c in f).lstrip("_")
             if f == "FusedActivationFunction":
-                value = ACTIVATIONS.get(int(value), str(value))
+                value = ACTIVATIONS.get(value, str(value))
             elif f == "Padding":
-                value = PADDINGS.get(int(value), str(value))
+                value = PADDINGS.get(value, str(value))
             out[key] = value
         return out
 
