@@ -21,7 +21,7 @@ from ..errors import SpecError
 from ..ir import Graph, Location, Node
 from ..limits import DEFAULT, Limits
 from ..ops import memo
-from ..ops.base import OpError, shape_value
+from ..ops.base import OpError, exact_key, shape_value
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "inputs", "layers", "outputs")
 
@@ -435,7 +435,7 @@ def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]
         raise reader.fail("`trainable:` must be true or false", arg_line("trainable"))
     try:
         # a user's arguments recur across a search loop's candidates; memoise scalar ones
-        attrs = memo.rule(_normalize, op.name, args, ()) if all(
+        attrs = memo.rule(_normalize, op.name, args, (), key=exact_key(args)) if all(
             v.__class__ in _SCALARS for v in args.values()) else op.normalize(args)
     except OpError as exc:
         bad = next((k for k in args if repr(k) in str(exc)), None)

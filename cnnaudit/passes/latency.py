@@ -11,6 +11,7 @@ its own cycles for each count; `configs/latency.yaml` holds them with their sour
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ def latency_ms(work: tuple[OpWork, ...], family: KernelFamily, clock_mhz: float)
 
 # -- the kernel families file ---------------------------------------------------------------
 
+@functools.cache  # resolving the path costs more than a small audit's latency
 def builtin_path() -> Path:
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "configs" / "latency.yaml", here.parent / "configs" / "latency.yaml"):

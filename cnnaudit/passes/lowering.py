@@ -74,7 +74,8 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
         if node.op == "input":
             continue
         ins, out = [shapes[t] for t in node.inputs], shapes[node.outputs[0]]
-        steps = memo.rule(_lower_layer, node.op, node.attrs, ins, out)
+        steps = memo.rule(_lower_layer, node.op, node.attrs, ins, out,
+                          key=memo.node_key(node))
         if steps is None:
             steps = [Lowered(f"UNKNOWN:{node.op}", shapes[node.outputs[0]])]
         chains[node.name] = _Chain(node, list(steps))
