@@ -8,11 +8,11 @@ from typing import Any
 
 from . import frontends, ops
 from .boards import Board, load_boards, select
-from .dtypes import DTYPES, get_dtype
+from .dtypes import DTYPES, DType, get_dtype
 from .errors import SpecError
-from .ir import Graph
+from .ir import Graph, Node, Shape
 from .limits import DEFAULT, Limits
-from .passes.cost import layer_costs
+from .passes.cost import LayerCost, layer_costs
 from .passes.flash import estimate_flash
 from .passes.latency import OpWork, latency_ms, load_families, op_work
 from .passes.lowering import lower
@@ -118,22 +118,8 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device_costs = layer_costs(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
-    layers = tuple(
-        LayerReport(
-            name=node.name,
-            type=ops.get(node.op).display_type(node.attrs),
-            inputs=node.inputs,
-            output_shape=shapes[node.outputs[0]],
-            params=costs[node.name].params,
-            trainable_params=costs[node.name].trainable_params,
-            macs=costs[node.name].macs,
-            activation_bytes=tensor_bytes(graph, shapes, node.outputs[0], dt),
-            weights_bytes=costs[node.name].weight_bytes(dt),
-            line=node.where.line,
-            info=ops.get(node.op).describe(node.attrs),
-        )
-        for node in graph.nodes
-    )
+    layers = tuple(_layer_report(graph, node, shapes, costs[node.name], dt)
+                   for node in graph.nodes)
     summary = ModelSummary(
         name=graph.name,
         source=graph.source,
@@ -174,6 +160,24 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     )
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
                   timeline=timeline, buffers=buffers)
+
+
+def _layer_report(graph: Graph, node: Node, shapes: dict[str, Shape], cost: LayerCost,
+                  dt: DType) -> LayerReport:
+    op = ops.get(node.op)
+    return LayerReport(
+        name=node.name,
+        type=op.display_type(node.attrs),
+        inputs=node.inputs,
+        output_shape=shapes[node.outputs[0]],
+        params=cost.params,
+        trainable_params=cost.trainable_params,
+        macs=cost.macs,
+        activation_bytes=tensor_bytes(graph, shapes, node.outputs[0], dt),
+        weights_bytes=cost.weight_bytes(dt),
+        line=node.where.line,
+        info=op.describe(node.attrs),
+    )
 
 
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:

@@ -22,6 +22,8 @@ MAX_ENTRIES = 8192  # about 1 KB each: a few MB at most, then start over
 ENABLED = not os.environ.get("CNNAUDIT_NO_FASTPATHS")
 
 _cache: dict[Hashable, Any] = {}
+_ids: dict[Hashable, int] = {}  # (op, attrs_key) -> its number (node_key)
+_generation = 0
 _MISSING = object()
 
 
@@ -41,19 +43,22 @@ def attrs_key(op: str, attrs: Mapping[str, Any]) -> Hashable | None:
 
 
 def node_key(node: Node) -> Hashable | None:
-    """`attrs_key` of a node's op and attributes, computed once per node: three passes
-    memoise on it, and a Node never changes, so the key is kept on the node itself."""
-    try:
-        return node.__dict__["_rule_key"]  # type: ignore[no-any-return]
-    except KeyError:
-        key = attrs_key(node.op, node.attrs)
-        object.__setattr__(node, "_rule_key", key)
-        return key
+    """`attrs_key` of a node's op and attributes as a small number, computed once per node:
+    three passes memoise on it, and hashing a number is cheaper than hashing every
+    attribute three times. A Node never changes, so the number is kept on the node itself,
+    with the memo's generation: a number is only valid until the memo starts over."""
+    got = node.__dict__.get("_rule_key")
+    if got is not None and got[0] == _generation:
+        return got[1]  # type: ignore[no-any-return]
+    key = attrs_key(node.op, node.attrs)
+    number = None if key is None else _ids.setdefault((node.op, key), len(_ids))
+    object.__setattr__(node, "_rule_key", (_generation, number))
+    return number
 
 
 def rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape | None], T],
          op: str, attrs: Mapping[str, Any], inputs: Sequence[Shape],
-         output: Shape | None = None, key: Hashable | None | object = _MISSING) -> T:
+         output: Shape | None = None, key: object = _MISSING) -> T:
     """`compute(op, attrs, inputs, output)`, or its earlier result for the same arguments.
     `key` is `attrs_key(op, attrs)` when the caller already has it (None: not memoised)."""
     if not ENABLED:
@@ -70,11 +75,16 @@ def rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape | Non
     if hit is not _cache:
         return hit  # type: ignore[no-any-return]
     value = compute(op, attrs, inputs, output)
-    if len(_cache) >= MAX_ENTRIES:
-        _cache.clear()
+    if len(_cache) >= MAX_ENTRIES or len(_ids) >= MAX_ENTRIES:
+        clear()  # and do not keep this one: its key may hold a number of the old generation
+        return value
     _cache[full] = value
     return value
 
 
 def clear() -> None:
+    """Start over (numbers handed out by `node_key` become invalid)."""
+    global _generation
     _cache.clear()
+    _ids.clear()
+    _generation += 1

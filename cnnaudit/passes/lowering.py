@@ -13,6 +13,7 @@ is added at the edges.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,8 +53,15 @@ class _Chain:
 
 
 def _names(node: Node, step: Lowered) -> Names:
-    layer = node.name.replace("/", "_").replace("@", "_call")  # as keras_build names it
-    pieces = step.names or ("".join(w.title() for w in step.builtin.split("_")),)
+    if not memo.fast():
+        return _names_of.__wrapped__(node.name, step.builtin, step.names)
+    return _names_of(node.name, step.builtin, step.names)
+
+
+@functools.lru_cache(maxsize=4096)  # the same layer names recur across candidates
+def _names_of(node: str, builtin: str, names: tuple[str, ...]) -> Names:
+    layer = node.replace("/", "_").replace("@", "_call")  # as keras_build names it
+    pieces = names or ("".join(w.title() for w in builtin.split("_")),)
     return tuple(("", "") if not p else (layer, p) for p in pieces)
 
 
