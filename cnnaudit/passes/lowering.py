@@ -97,8 +97,8 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     _fold(graph, chains, producer, shapes)
     if dtype.quantized:
         for chain in chains.values():
-            if not chain.steps:  # folded away
-                continue
+            if not any(step.builtin in FLOAT_ONLY for step in chain.steps):
+                continue  # folded away, or nothing to wrap
             pairs = [w for step, names in zip(chain.steps, chain.names, strict=True) for w in (
                 [(Lowered("DEQUANTIZE", step.shape), names), (step, names),
                  (Lowered("QUANTIZE", step.shape), names)]
