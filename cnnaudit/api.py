@@ -15,7 +15,7 @@ from .limits import DEFAULT, Limits
 from .ops import memo
 from .passes.cost import LayerCost, layer_costs
 from .passes.flash import estimate_flash
-from .passes.latency import OpWork, latency_ms, load_families, op_work
+from .passes.latency import OpWork, cycles_ms, load_families, op_work
 from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
@@ -202,10 +202,11 @@ def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
     if kernels is None:
         return None
     family = load_families()[kernels]
+    cycles = [w.cycles(family) for w in work]  # each operator's, counted once
     per_layer: dict[str, float] = {}
-    for w, layer in zip(work, layer_of, strict=True):
-        per_layer[layer] = per_layer.get(layer, 0.0) + latency_ms((w,), family, board.clock_mhz)
-    return Latency(latency_ms(work, family, board.clock_mhz), kernels, tuple(per_layer.items()))
+    for c, layer in zip(cycles, layer_of, strict=True):
+        per_layer[layer] = per_layer.get(layer, 0.0) + cycles_ms([c], board.clock_mhz)
+    return Latency(cycles_ms(cycles, board.clock_mhz), kernels, tuple(per_layer.items()))
 
 
 def _blockers(findings: tuple[Finding, ...]) -> tuple[str, ...]:

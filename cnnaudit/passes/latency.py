@@ -88,7 +88,13 @@ def op_work(device: Graph, shapes: Mapping[str, Shape],
 
 
 def latency_ms(work: tuple[OpWork, ...], family: KernelFamily, clock_mhz: float) -> float:
-    return sum(w.cycles(family) for w in work) / (clock_mhz * 1e3)
+    return cycles_ms([w.cycles(family) for w in work], clock_mhz)
+
+
+def cycles_ms(cycles: list[float], clock_mhz: float) -> float:
+    """Milliseconds of these operators' cycles, in order (the sum is in the same order as
+    `latency_ms`'s, so the same float)."""
+    return sum(cycles) / (clock_mhz * 1e3)
 
 
 # -- the kernel families file ---------------------------------------------------------------
