@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ from .dtypes import DTYPES, DType, get_dtype
 from .errors import SpecError
 from .ir import Graph, Node, Shape
 from .limits import DEFAULT, Limits
-from .ops import memo
 from .passes.cost import LayerCost, layer_costs
 from .passes.flash import estimate_flash
 from .passes.latency import OpWork, cycles_ms, load_families, op_work
@@ -20,7 +19,7 @@ from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
 from .passes.support import Finding, check_support, resolver_ops
-from .report import ArenaBuffer, FrozenDict, Later, LayerReport, ModelSummary, Report, TimelineStep
+from .report import ArenaBuffer, FrozenDict, LayerReport, ModelSummary, Report, TimelineStep
 from .verdict import Latency, judge
 
 
@@ -119,8 +118,8 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device_costs = layer_costs(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
-    layers = _later(lambda: tuple(_layer_report(graph, node, shapes, costs[node.name], dt)
-                                  for node in graph.nodes))
+    layers = tuple(_layer_report(graph, node, shapes, costs[node.name], dt)
+                   for node in graph.nodes)
     summary = ModelSummary(
         name=graph.name,
         source=graph.source,
@@ -152,22 +151,15 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     layer_of = _layer_of(graph, work)
     results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers,
                           _latency(b, dt.name, work, layer_of)) for b in boards)
-    buffers = _later(lambda: tuple(
-        ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
-        for b in memory.buffers))
-    timeline = _later(lambda: tuple(
+    buffers = tuple(ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
+                    for b in memory.buffers)
+    timeline = tuple(
         TimelineStep(n.name, ops.get(n.op).display_type(n.attrs), live,
                      device_shapes[n.outputs[0]])
         for n, live in zip(device.nodes, memory.live_by_step, strict=True)
-    ))
+    )
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
                   timeline=timeline, buffers=buffers)
-
-
-def _later(make: Callable[[], tuple[Any, ...]]) -> Any:
-    """A per-layer table of the report, built when first read (report.Later); built now
-    when fast paths are off, so the reference report has no lazy part."""
-    return Later(make) if memo.fast() else make()
 
 
 def _layer_report(graph: Graph, node: Node, shapes: dict[str, Shape], cost: LayerCost,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .passes.support import Finding
@@ -114,10 +114,6 @@ class Report:
     def verdict(self) -> Verdict:
         return Verdict.worst([b.verdict for b in self.boards])
 
-    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
-        # every part built (a Later cannot cross a process boundary)
-        return Report, tuple(getattr(self, f.name) for f in fields(self))
-
     @property
     def exit_code(self) -> int:
         """0: every board passes (warnings allowed); 1: some board fails."""
@@ -206,33 +202,3 @@ class Report:
             ],
             "conventions": list(CONVENTIONS),
         }
-
-
-class Later:
-    """A report part built on first read (see `_lazy`): `make` returns its value."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self.make = make
-
-
-def _lazy(name: str) -> property:
-    """A Report field that may be given as a `Later`: a search loop that reads only the
-    verdicts, arena, flash and latency does not pay for the per-layer tables. Any read
-    (to_dict, renderers, ==, pickling, dataclasses.replace) builds the value once."""
-
-    def get(self: Report) -> Any:
-        value = self.__dict__[name]
-        if value.__class__ is Later:
-            value = self.__dict__[name] = value.make()
-        return value
-
-    def put(self: Report, value: Any) -> None:  # the dataclass __init__ sets fields here
-        self.__dict__[name] = value
-
-    return property(get, put)
-
-
-for _name in ("layers", "timeline", "buffers"):
-    setattr(Report, _name, _lazy(_name))

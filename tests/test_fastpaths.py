@@ -58,18 +58,3 @@ def test_candidate_stream_matches_reference() -> None:
         want = [_reference(s, dtype) for s in specs]
         memo.clear()
         assert [_fast(s, dtype) for s in specs] == want
-
-
-def test_lazy_report_parts_pickle_and_compare() -> None:
-    """Report.layers/timeline/buffers are built on first read; pickling, ==, and
-    dataclasses.replace see the built values."""
-    import dataclasses
-    import pickle
-
-    path = str(ROOT / "examples" / "mlperf" / "kws_dscnn.yaml")
-    lazy = cnnaudit.audit(path, ["nano33"])
-    copied = pickle.loads(pickle.dumps(lazy))
-    assert copied == lazy and copied.to_dict() == lazy.to_dict()
-    fresh = cnnaudit.audit(path, ["nano33"])
-    assert dataclasses.replace(fresh, budgets=()).layers == lazy.layers
-    assert fresh.timeline == lazy.timeline and fresh.buffers == lazy.buffers
