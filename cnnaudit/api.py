@@ -8,13 +8,13 @@ from typing import Any
 
 from . import frontends, ops
 from .boards import Board, load_boards, select
-from .dtypes import DTYPES, get_dtype
+from .dtypes import DTYPES, DType, get_dtype
 from .errors import SpecError
-from .ir import Graph
+from .ir import Graph, Node, Shape
 from .limits import DEFAULT, Limits
-from .passes.cost import layer_costs
+from .passes.cost import LayerCost, layer_costs
 from .passes.flash import estimate_flash
-from .passes.latency import OpWork, latency_ms, load_families, op_work
+from .passes.latency import OpWork, cycles_ms, load_families, op_work
 from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import infer_shapes
@@ -119,22 +119,8 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device_costs = layer_costs(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
-    layers = tuple(
-        LayerReport(
-            name=node.name,
-            type=ops.get(node.op).display_type(node.attrs),
-            inputs=node.inputs,
-            output_shape=shapes[node.outputs[0]],
-            params=costs[node.name].params,
-            trainable_params=costs[node.name].trainable_params,
-            macs=costs[node.name].macs,
-            activation_bytes=tensor_bytes(graph, shapes, node.outputs[0], dt),
-            weights_bytes=costs[node.name].weight_bytes(dt),
-            line=node.where.line,
-            info=ops.get(node.op).describe(node.attrs),
-        )
-        for node in graph.nodes
-    )
+    layers = tuple(_layer_report(graph, node, shapes, costs[node.name], dt)
+                   for node in graph.nodes)
     summary = ModelSummary(
         name=graph.name,
         source=graph.source,
@@ -177,6 +163,24 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
                   timeline=timeline, buffers=buffers)
 
 
+def _layer_report(graph: Graph, node: Node, shapes: dict[str, Shape], cost: LayerCost,
+                  dt: DType) -> LayerReport:
+    op = ops.get(node.op)
+    return LayerReport(
+        name=node.name,
+        type=op.display_type(node.attrs),
+        inputs=node.inputs,
+        output_shape=shapes[node.outputs[0]],
+        params=cost.params,
+        trainable_params=cost.trainable_params,
+        macs=cost.macs,
+        activation_bytes=tensor_bytes(graph, shapes, node.outputs[0], dt),
+        weights_bytes=cost.weight_bytes(dt),
+        line=node.where.line,
+        info=op.describe(node.attrs),
+    )
+
+
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:
     """The layer each operator comes from: lowering names operators after their layer
     (`conv2d`, `conv2d/0`); operators of a .tflite file are the layers."""
@@ -191,10 +195,11 @@ def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
     if kernels is None:
         return None
     family = load_families()[kernels]
+    cycles = [w.cycles(family) for w in work]  # each operator's, counted once
     per_layer: dict[str, float] = {}
-    for w, layer in zip(work, layer_of, strict=True):
-        per_layer[layer] = per_layer.get(layer, 0.0) + latency_ms((w,), family, board.clock_mhz)
-    return Latency(latency_ms(work, family, board.clock_mhz), kernels, tuple(per_layer.items()))
+    for c, layer in zip(cycles, layer_of, strict=True):
+        per_layer[layer] = per_layer.get(layer, 0.0) + cycles_ms([c], board.clock_mhz)
+    return Latency(cycles_ms(cycles, board.clock_mhz), kernels, tuple(per_layer.items()))
 
 
 def _blockers(findings: tuple[Finding, ...]) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,7 +21,7 @@ from ..errors import SpecError
 from ..ir import Graph, Location, Node
 from ..limits import DEFAULT, Limits
 from ..ops import memo
-from ..ops.base import OpError, shape_value
+from ..ops.base import OpError, exact_key, shape_value
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "inputs", "layers", "outputs")
 
@@ -301,7 +301,7 @@ def graph_from_spec(
         raw.append({"name": gname, "op": ops.get("input"), "attrs": attrs, "inputs": None,
                     "line": line, "trainable": True, "auto": "input"})
     for index, entry in enumerate(layers):
-        raw.append(_read_layer(reader, entry, _line(layers, index=index)))
+        raw.append(_read_layer_memo(reader, entry, _line(layers, index=index)))
 
     explicit = [r["name"] for r in raw if r["name"] is not None]
     seen_names: dict[str, int | None] = {}
@@ -375,6 +375,47 @@ def graph_from_spec(
 SIBLING_KEYS = ("name", "inputs", "trainable")
 
 
+_READ_LAYERS: dict[Hashable, dict[str, Any]] = {}
+
+
+def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:
+    """`_read_layer`; an entry of plain values (`- batch_norm`, `- conv2d: {filters: 8}`,
+    as a search loop writes its candidates) reads the same every time, so its reading is
+    kept. The result is copied: callers replace its values, and get their own list."""
+    key = _entry_key(entry) if memo.fast() else None
+    if key is None:
+        return _read_layer(reader, entry, line)
+    key = (key, line)
+    hit = _READ_LAYERS.get(key)
+    if hit is None:
+        hit = _read_layer(reader, entry, line)
+        if len(_READ_LAYERS) >= 4096:
+            _READ_LAYERS.clear()
+        _READ_LAYERS[key] = hit
+    out = dict(hit)
+    if out["inputs"] is not None:
+        out["inputs"] = list(out["inputs"])
+    return out
+
+
+def _entry_key(entry: Any) -> Hashable | None:
+    """A layer entry as a hashable, type-exact key; None when it is not made of plain
+    values (a YAML node that knows its lines, a list argument)."""
+    if entry.__class__ is str:
+        return entry
+    if entry.__class__ is not dict or len(entry) != 1:
+        return None
+    ((kind, value),) = entry.items()
+    if kind.__class__ is not str:
+        return None
+    if value.__class__ in _SCALARS:
+        return (kind, value.__class__, value)
+    if value.__class__ is dict and all(v.__class__ in _SCALARS for v in value.values()) \
+            and all(k.__class__ is str for k in value):
+        return (kind, exact_key(value))
+    return None
+
+
 def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:
     siblings: dict[str, Any] = {}
     if isinstance(entry, str):
@@ -435,7 +476,7 @@ def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]
         raise reader.fail("`trainable:` must be true or false", arg_line("trainable"))
     try:
         # a user's arguments recur across a search loop's candidates; memoise scalar ones
-        attrs = memo.rule(_normalize, op.name, args, ()) if all(
+        attrs = memo.rule(_normalize, op.name, args, (), key=exact_key(args)) if all(
             v.__class__ in _SCALARS for v in args.values()) else op.normalize(args)
     except OpError as exc:
         bad = next((k for k in args if repr(k) in str(exc)), None)

@@ -10,12 +10,17 @@ from __future__ import annotations
 import difflib
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
 from ..ir import Shape
+
+
+def exact_key(attrs: Mapping[str, Any]) -> tuple[tuple[str, type, Any], ...]:
+    """`attrs` as a tuple that tells 1, 1.0 and True apart (a memo key)."""
+    return tuple((k, v.__class__, v) for k, v in attrs.items())
 
 
 class OpError(ValueError):
@@ -233,6 +238,13 @@ class Op:
         """A short note for the layers table (fused activation, quantization...)."""
         activation = attrs.get("activation")
         return activation if isinstance(activation, str) and activation != "linear" else ""
+
+    @classmethod
+    def rule_key(cls, attrs: Mapping[str, Any]) -> Hashable | None:
+        """What the op's rules read of `attrs`, as a hashable memo key (ops/memo.py); None:
+        do not memoise. Types are part of it: 1, 1.0 and True are equal but not the same
+        argument."""
+        return exact_key(attrs)
 
     @classmethod
     def node_cost_class(cls, attrs: Mapping[str, Any]) -> CostClass:

@@ -1,44 +1,90 @@
 """A bounded memo for op rules: in a search loop the same layer (op, arguments, input
 shapes) recurs across thousands of candidate networks, and its shape, weights, MACs and
 lowering never change. Rules are pure functions of their arguments, so their results are
-shared; results are tuples of frozen objects, so sharing cannot leak a mutation."""
+shared; results are tuples of frozen objects, so sharing cannot leak a mutation.
+
+`ENABLED` switches this memo and every other fast path of the pipeline (they all ask
+`fast()`) off, so a test can compare a report built the slow, obvious way with the fast
+one; the environment variable CNNAUDIT_NO_FASTPATHS=1 starts with them off."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..ir import Shape
+from ..ir import Node, Shape
+from .base import get
 
 T = TypeVar("T")
 MAX_ENTRIES = 8192  # about 1 KB each: a few MB at most, then start over
 
-UNCACHED = frozenset({"tflite"})  # a .tflite operator's rules only read its attributes
+ENABLED = not os.environ.get("CNNAUDIT_NO_FASTPATHS")
 
 _cache: dict[Hashable, Any] = {}
+_ids: dict[Hashable, int] = {}  # (op, attrs_key) -> its number (node_key)
+_generation = 0
+_MISSING = object()
+
+
+def fast() -> bool:
+    """Whether memos and fast paths may be used (tests switch them off for a reference)."""
+    return ENABLED
+
+
+def attrs_key(op: str, attrs: Mapping[str, Any]) -> Hashable | None:
+    """The op's own memo key for these attributes (None: do not memoise), see Op.rule_key."""
+    try:
+        key = get(op).rule_key(attrs)
+        hash(key)
+    except TypeError:  # an unhashable argument
+        return None
+    return key
+
+
+def node_key(node: Node) -> Hashable | None:
+    """`attrs_key` of a node's op and attributes as a small number, computed once per node:
+    three passes memoise on it, and hashing a number is cheaper than hashing every
+    attribute three times. A Node never changes, so the number is kept on the node itself,
+    with the memo's generation: a number is only valid until the memo starts over."""
+    got = node.__dict__.get("_rule_key")
+    if got is not None and got[0] == _generation:
+        return got[1]  # type: ignore[no-any-return]
+    key = attrs_key(node.op, node.attrs)
+    number = None if key is None else _ids.setdefault((node.op, key), len(_ids))
+    object.__setattr__(node, "_rule_key", (_generation, number))
+    return number
 
 
 def rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape | None], T],
          op: str, attrs: Mapping[str, Any], inputs: Sequence[Shape],
-         output: Shape | None = None) -> T:
-    """`compute(op, attrs, inputs, output)`, or its earlier result for the same arguments."""
-    if op in UNCACHED:
+         output: Shape | None = None, key: object = _MISSING) -> T:
+    """`compute(op, attrs, inputs, output)`, or its earlier result for the same arguments.
+    `key` is `attrs_key(op, attrs)` when the caller already has it (None: not memoised)."""
+    if not ENABLED:
         return compute(op, attrs, inputs, output)
+    if key is _MISSING:
+        key = attrs_key(op, attrs)
+    if key is None:
+        return compute(op, attrs, inputs, output)
+    full = (compute, op, key, tuple(inputs), output)
     try:
-        # types are part of the key: 1, 1.0 and True are equal but not the same argument
-        key = (compute, op, tuple((k, v.__class__, v) for k, v in attrs.items()),
-               tuple(inputs), output)
-        hit = _cache.get(key, _cache)
-    except TypeError:  # an unhashable argument (e.g. a .tflite operator's options)
+        hit = _cache.get(full, _cache)
+    except TypeError:  # an unhashable argument
         return compute(op, attrs, inputs, output)
     if hit is not _cache:
         return hit  # type: ignore[no-any-return]
     value = compute(op, attrs, inputs, output)
-    if len(_cache) >= MAX_ENTRIES:
-        _cache.clear()
-    _cache[key] = value
+    if len(_cache) >= MAX_ENTRIES or len(_ids) >= MAX_ENTRIES:
+        clear()  # and do not keep this one: its key may hold a number of the old generation
+        return value
+    _cache[full] = value
     return value
 
 
 def clear() -> None:
+    """Start over (numbers handed out by `node_key` become invalid)."""
+    global _generation
     _cache.clear()
+    _ids.clear()
+    _generation += 1

@@ -9,7 +9,7 @@ constant is the kernel or bias) is data in the tables below.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from ..ir import Shape
@@ -86,6 +86,16 @@ class TfliteOp(Op):
     )
     min_inputs = 0
     max_inputs = None
+
+    @classmethod
+    def rule_key(cls, attrs: Mapping[str, Any]) -> Hashable | None:
+        """Its rules read the builtin, constants and shapes only, so only they are the key
+        (names and options would cost more to hash than they save). BATCH_MATMUL's MACs
+        read its options, which may be a dict: not memoised."""
+        if attrs["builtin"] == "BATCH_MATMUL":
+            return None
+        return (attrs["builtin"], attrs["constants"], attrs["input_shapes"],
+                attrs["output_shapes"])
 
     @classmethod
     def node_cost_class(cls, attrs: Mapping[str, Any]) -> CostClass:

@@ -21,16 +21,15 @@ class LayerCost:
     weights: tuple[Weight, ...]
 
     def weight_bytes(self, dtype: DType) -> int:
-        key = (dtype.name, self.weights)
-        hit = _WEIGHT_BYTES.get(key)
+        """Bytes of its weights at `dtype`. A layer's cost is shared by every audit that
+        meets the layer again (ops/memo.py), so the answer is kept on it per dtype."""
+        if not memo.fast():
+            return sum(dtype.weight_storage(w) for w in self.weights)
+        cache: dict[str, int] = self.__dict__.setdefault("_bytes", {})  # frozen: no setattr
+        hit = cache.get(dtype.name)
         if hit is None:
-            hit = _WEIGHT_BYTES[key] = sum(dtype.weight_storage(w) for w in self.weights)
-            if len(_WEIGHT_BYTES) > 8192:
-                _WEIGHT_BYTES.clear()
+            hit = cache[dtype.name] = sum(dtype.weight_storage(w) for w in self.weights)
         return hit
-
-
-_WEIGHT_BYTES: dict[tuple[str, tuple[Weight, ...]], int] = {}  # same layers, many audits
 
 
 def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
@@ -40,7 +39,7 @@ def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
         ins = [shapes[t] for t in node.inputs]
         result = shapes[node.outputs[0]]
         # A shared layer's later calls reuse the first call's weights: count them once.
-        cost = memo.rule(_cost, node.op, node.attrs, ins, result)
+        cost = memo.rule(_cost, node.op, node.attrs, ins, result, key=memo.node_key(node))
         if node.shares_weights_of:
             cost = LayerCost(0, 0, cost.macs, ())
         elif not node.trainable and cost.trainable_params:

@@ -11,6 +11,7 @@ its own cycles for each count; `configs/latency.yaml` holds them with their sour
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,11 +88,18 @@ def op_work(device: Graph, shapes: Mapping[str, Shape],
 
 
 def latency_ms(work: tuple[OpWork, ...], family: KernelFamily, clock_mhz: float) -> float:
-    return sum(w.cycles(family) for w in work) / (clock_mhz * 1e3)
+    return cycles_ms([w.cycles(family) for w in work], clock_mhz)
+
+
+def cycles_ms(cycles: list[float], clock_mhz: float) -> float:
+    """Milliseconds of these operators' cycles, in order (the sum is in the same order as
+    `latency_ms`'s, so the same float)."""
+    return sum(cycles) / (clock_mhz * 1e3)
 
 
 # -- the kernel families file ---------------------------------------------------------------
 
+@functools.cache  # resolving the path costs more than a small audit's latency
 def builtin_path() -> Path:
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "configs" / "latency.yaml", here.parent / "configs" / "latency.yaml"):

@@ -13,6 +13,7 @@ is added at the edges.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,8 +53,15 @@ class _Chain:
 
 
 def _names(node: Node, step: Lowered) -> Names:
-    layer = node.name.replace("/", "_").replace("@", "_call")  # as keras_build names it
-    pieces = step.names or ("".join(w.title() for w in step.builtin.split("_")),)
+    if not memo.fast():
+        return _names_of.__wrapped__(node.name, step.builtin, step.names)
+    return _names_of(node.name, step.builtin, step.names)
+
+
+@functools.lru_cache(maxsize=4096)  # the same layer names recur across candidates
+def _names_of(node: str, builtin: str, names: tuple[str, ...]) -> Names:
+    layer = node.replace("/", "_").replace("@", "_call")  # as keras_build names it
+    pieces = names or ("".join(w.title() for w in builtin.split("_")),)
     return tuple(("", "") if not p else (layer, p) for p in pieces)
 
 
@@ -74,7 +82,8 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
         if node.op == "input":
             continue
         ins, out = [shapes[t] for t in node.inputs], shapes[node.outputs[0]]
-        steps = memo.rule(_lower_layer, node.op, node.attrs, ins, out)
+        steps = memo.rule(_lower_layer, node.op, node.attrs, ins, out,
+                          key=memo.node_key(node))
         if steps is None:
             steps = [Lowered(f"UNKNOWN:{node.op}", shapes[node.outputs[0]])]
         chains[node.name] = _Chain(node, list(steps))
@@ -88,8 +97,8 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     _fold(graph, chains, producer, shapes)
     if dtype.quantized:
         for chain in chains.values():
-            if not chain.steps:  # folded away
-                continue
+            if not any(step.builtin in FLOAT_ONLY for step in chain.steps):
+                continue  # folded away, or nothing to wrap
             pairs = [w for step, names in zip(chain.steps, chain.names, strict=True) for w in (
                 [(Lowered("DEQUANTIZE", step.shape), names), (step, names),
                  (Lowered("QUANTIZE", step.shape), names)]

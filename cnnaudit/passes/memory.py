@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from .. import ops
 from ..dtypes import ELEMENT_BYTES, DType
 from ..ir import Graph, Node, Shape
+from ..ops import memo
 from ..ops.base import CostClass
 from .planner import ALIGNMENT, Buffer, align, greedy_plan, live_bytes, plan_size
 
@@ -262,16 +263,28 @@ def _scratch_count(node: Node) -> int:
 def _temporaries(graph: Graph, node: Node, dtype: DType, runtime: Runtime) -> int:
     """Head bytes of the temporary TfLiteTensors a kernel's Prepare asks for (convolutions
     ask for input, filter and output twice, and for the bias)."""
+    quantized = tuple(_quantized(graph, t, dtype) for t in (*node.inputs, *node.outputs))
+    args = (runtime.name, node.attrs["builtin"], quantized, node.attrs["constants"])
+    if memo.fast():
+        try:
+            return _temporaries_memo(*args)
+        except TypeError:  # unhashable constants (a .tflite file's)
+            pass
+    return _temporaries_of(*args)
 
-    def one(quantized: bool, scales: int) -> int:
-        return _temporary(runtime.name, quantized, scales)
 
-    data = [one(_quantized(graph, t, dtype), 1) for t in (*node.inputs, *node.outputs)]
-    consts = [(c[0], one(c[4] > 0, c[5])) for c in node.attrs["constants"]]
+def _temporaries_of(runtime_name: str, builtin: str, quantized: tuple[bool, ...],
+                    constants: tuple[tuple, ...]) -> int:
+    data = [_temporary(runtime_name, q, 1) for q in quantized]
+    consts = [(c[0], _temporary(runtime_name, c[4] > 0, c[5])) for c in constants]
     total = sum(data) + sum(size for _, size in consts)
-    if node.attrs["builtin"] in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+    if builtin in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         total += sum(data) + sum(size for pos, size in consts if pos != 2)
     return total
+
+
+# the same operators recur across a search loop's candidates
+_temporaries_memo = functools.lru_cache(maxsize=4096)(_temporaries_of)
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,8 +20,17 @@ def _fail(node: Node, message: str) -> ShapeError:
 
 
 def _output_shapes(op: str, attrs: Mapping[str, Any], inputs: Sequence[Shape],
-                   _: Shape | None) -> tuple[Shape, ...]:
-    return tuple(tuple(s) for s in ops.get(op).output_shapes(attrs, inputs))
+                   _: Shape | None) -> tuple[tuple[Shape, ...], str | None]:
+    """The op's output shapes, and what is wrong with the first bad one (None: nothing);
+    checked here, so a memoised layer is not checked again."""
+    outs = tuple(tuple(s) for s in ops.get(op).output_shapes(attrs, inputs))
+    for out in outs:
+        if out and min(out) <= 0:
+            return outs, f"output shape {list(out)} has an empty dimension"
+        if math.prod(out) > MAX_ELEMENTS:
+            return outs, (f"output shape {list(out)} has {math.prod(out):,} elements, more "
+                          "than any microcontroller tensor can hold")
+    return outs, None
 
 
 def infer_shapes(graph: Graph) -> dict[str, Shape]:
@@ -30,16 +39,14 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
     for node in graph.nodes:
         inputs = [shapes[t] for t in node.inputs]
         try:
-            outs = memo.rule(_output_shapes, node.op, node.attrs, inputs)
+            outs, problem = memo.rule(_output_shapes, node.op, node.attrs, inputs,
+                                      key=memo.node_key(node))
         except ops.OpError as exc:
             raise _fail(node, str(exc)) from None
         if len(outs) != len(node.outputs):
             raise _fail(node, f"{len(outs)} output shapes for {len(node.outputs)} outputs")
+        if problem:
+            raise _fail(node, problem)
         for t, out in zip(node.outputs, outs, strict=True):
-            if out and min(out) <= 0:
-                raise _fail(node, f"output shape {list(out)} has an empty dimension")
-            if math.prod(out) > MAX_ELEMENTS:
-                raise _fail(node, f"output shape {list(out)} has {math.prod(out):,} elements, "
-                            "more than any microcontroller tensor can hold")
             shapes[t] = out
     return shapes
