@@ -54,7 +54,7 @@ def audit(
 # identical spec dict (or one-line spec) is answered from here. Files are not cached:
 # they can change between calls.
 _REPORTS: dict[tuple[Any, ...], Report] = {}
-_MAX_REPORTS = 512
+_MAX_REPORTS = 128  # each holds a whole report: more makes the GC slower for all
 
 
 def _cache_key(model: object, boards: list[Board], dtype: str,
