@@ -17,9 +17,9 @@ def write_atomic(path: str | Path, text: str) -> None:
     target = Path(path)
     folder = target.parent
     if target.is_dir():
-        raise UsageError(f"--output {target} is a folder", hint="give a file name")
+        raise UsageError(f"cannot write {target}: it is a folder", hint="give a file name")
     if not folder.is_dir():
-        raise UsageError(f"--output {target}: folder {folder} does not exist")
+        raise UsageError(f"cannot write {target}: folder {folder} does not exist")
     try:
         mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:

@@ -470,7 +470,6 @@ def suggest(
 
     def body() -> None:
         from .render.suggest import render_suggest, render_suggest_json
-        from .spec_writer import write_atomic
         from .suggest import advise, applied_spec
 
         if fmt not in ("table", "json"):

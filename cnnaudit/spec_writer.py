@@ -9,10 +9,7 @@ re-reads to the same graph.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -125,20 +122,3 @@ def dump_spec(graph: Graph, header: str = "") -> str:
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return comments + text
 
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and os.replace, so a
-    reader never sees half a file and a failure leaves any old file intact."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None

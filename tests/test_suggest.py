@@ -17,13 +17,14 @@ from typer.testing import CliRunner
 
 from cnnaudit import frontends
 from cnnaudit.api import analyse, audit
+from cnnaudit.atomic import write_atomic
 from cnnaudit.boards import load_boards, select
 from cnnaudit.cli import app
 from cnnaudit.errors import CnnauditError, UsageError
 from cnnaudit.frontends.yaml_spec import graph_from_spec, parse_text
 from cnnaudit.ir import verify
 from cnnaudit.report import Report
-from cnnaudit.spec_writer import dump_spec, graph_to_spec, write_atomic
+from cnnaudit.spec_writer import dump_spec, graph_to_spec
 from cnnaudit.suggest import METRICS, Advice, Metrics, advise, applied_spec, suggest
 from cnnaudit.verdict import Verdict
 
