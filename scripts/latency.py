@@ -29,9 +29,6 @@ from cnnaudit.dtypes import get_dtype  # noqa: E402
 from cnnaudit.passes.cost import layer_costs  # noqa: E402
 from cnnaudit.passes.latency import (  # noqa: E402
     FIELDS,
-    FREE_OPS,
-    MAC_CLASSES,
-    POOL_OPS,
     KernelFamily,
     OpWork,
     latency_ms,
@@ -79,14 +76,8 @@ def totals(ops: tuple[OpWork, ...]) -> dict[str, float]:
     t = dict.fromkeys(FIELDS, 0.0)
     for w in ops:
         t["op"] += 1
-        kind = MAC_CLASSES.get(w.builtin)
-        if kind:
-            t[kind] += w.macs
-            t[f"{kind}_output"] += w.outputs
-        elif w.builtin in POOL_OPS:
-            t["pool"] += w.inputs
-        elif w.builtin not in FREE_OPS:
-            t["element"] += w.outputs
+        for unit, n in w.counts().items():
+            t[unit] += n
     return t
 
 

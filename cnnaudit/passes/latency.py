@@ -55,18 +55,20 @@ class OpWork:
     outputs: int  # output elements
     inputs: int  # input elements (of the data input)
 
-    def cycles(self, family: KernelFamily) -> float:
-        c = family.cycles
+    def counts(self) -> dict[str, int]:
+        """How many of each unit of work (FIELDS but `op`) this operator does."""
         kind = MAC_CLASSES.get(self.builtin)
         if kind is not None:
-            work = c[kind] * self.macs + c[f"{kind}_output"] * self.outputs
-        elif self.builtin in POOL_OPS:
-            work = c["pool"] * self.inputs
-        elif self.builtin in FREE_OPS:
-            work = 0.0
-        else:
-            work = c["element"] * self.outputs
-        return c["op"] + work
+            return {kind: self.macs, f"{kind}_output": self.outputs}
+        if self.builtin in POOL_OPS:
+            return {"pool": self.inputs}
+        if self.builtin in FREE_OPS:
+            return {}
+        return {"element": self.outputs}
+
+    def cycles(self, family: KernelFamily) -> float:
+        c = family.cycles
+        return c["op"] + sum(c[unit] * n for unit, n in self.counts().items())
 
 
 def op_work(device: Graph, shapes: Mapping[str, Shape],
@@ -101,11 +103,10 @@ def cycles_ms(cycles: list[float], clock_mhz: float) -> float:
 
 @functools.cache  # resolving the path costs more than a small audit's latency
 def builtin_path() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "configs" / "latency.yaml", here.parent / "configs" / "latency.yaml"):
-        if candidate.is_file():
-            return candidate
-    return here / "configs" / "latency.yaml"
+    """configs/latency.yaml, beside the built-in board profiles (installed or in the repo)."""
+    from ..boards import builtin_dir
+
+    return builtin_dir().parent / "latency.yaml"
 
 
 _FAMILIES: dict[tuple[str, int], dict[str, KernelFamily]] = {}
