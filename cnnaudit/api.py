@@ -38,7 +38,7 @@ def audit(
     `overrides` maps a layer name to its output shape, for layers whose code cannot be read;
     `limits` bounds what a hostile file may cost.
     """
-    chosen = _boards(boards, boards_dir)
+    chosen = resolve_boards(boards, boards_dir)
     key = _cache_key(model, chosen, dtype, overrides, limits)
     if key is not None and key in _REPORTS:
         return _REPORTS[key]
@@ -86,7 +86,9 @@ def _audit(model: str | Path | dict[str, Any] | Graph, chosen: list[Board], dtyp
                         f"{str(exc)[:80]})", file=graph.source) from None
 
 
-def _boards(boards: Sequence[str | Board] | None, boards_dir: Iterable[str | Path]) -> list[Board]:
+def resolve_boards(boards: Sequence[str | Board] | None,
+                   boards_dir: Iterable[str | Path] = ()) -> list[Board]:
+    """Board ids or Board objects (None = every known board) -> Board objects, in order."""
     if boards is not None and all(isinstance(b, Board) for b in boards):
         return list(boards)  # type: ignore[arg-type]
     ids = None if boards is None else [b for b in boards if isinstance(b, str)]

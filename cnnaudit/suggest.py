@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import frontends, ops
-from .api import _boards as resolve_boards
-from .api import analyse
+from .api import analyse, resolve_boards
 from .boards import Board
 from .errors import CnnauditError, UsageError
 from .ir import Graph, Node, Shape

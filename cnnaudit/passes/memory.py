@@ -264,7 +264,7 @@ def _temporaries(graph: Graph, node: Node, dtype: DType, runtime: Runtime) -> in
     """Head bytes of the temporary TfLiteTensors a kernel's Prepare asks for (convolutions
     ask for input, filter and output twice, and for the bias)."""
     quantized = tuple(_quantized(graph, t, dtype) for t in (*node.inputs, *node.outputs))
-    args = (runtime.name, node.attrs["builtin"], quantized, node.attrs["constants"])
+    args = (runtime.pointer, node.attrs["builtin"], quantized, node.attrs["constants"])
     if memo.fast():
         try:
             return _temporaries_memo(*args)
@@ -273,10 +273,12 @@ def _temporaries(graph: Graph, node: Node, dtype: DType, runtime: Runtime) -> in
     return _temporaries_of(*args)
 
 
-def _temporaries_of(runtime_name: str, builtin: str, quantized: tuple[bool, ...],
+def _temporaries_of(pointer: int, builtin: str, quantized: tuple[bool, ...],
                     constants: tuple[tuple, ...]) -> int:
-    data = [_temporary(runtime_name, q, 1) for q in quantized]
-    consts = [(c[0], _temporary(runtime_name, c[4] > 0, c[5])) for c in constants]
+    """`_temporaries` on hashable arguments: the runtime named by its pointer size
+    (the RUNTIMES key), since a Runtime holds dicts."""
+    data = [_temporary(pointer, q, 1) for q in quantized]
+    consts = [(c[0], _temporary(pointer, c[4] > 0, c[5])) for c in constants]
     total = sum(data) + sum(size for _, size in consts)
     if builtin in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         total += sum(data) + sum(size for pos, size in consts if pos != 2)
@@ -288,9 +290,9 @@ _temporaries_memo = functools.lru_cache(maxsize=4096)(_temporaries_of)
 
 
 @functools.lru_cache(maxsize=256)
-def _temporary(runtime_name: str, quantized: bool, scales: int) -> int:
+def _temporary(pointer: int, quantized: bool, scales: int) -> int:
     """Head bytes of one temporary TfLiteTensor (and its quantization, when quantized)."""
-    runtime = next(r for r in RUNTIMES.values() if r.name == runtime_name)
+    runtime = RUNTIMES[pointer]
     size = align(runtime.tflite_tensor, 8)
     if quantized:
         size += align(runtime.affine_quantization, 8) + align(4 + 4 * max(scales, 1), 8)
