@@ -12,6 +12,7 @@ from .dtypes import DTYPES, DType, get_dtype
 from .errors import SpecError
 from .ir import Graph, Node, Shape
 from .limits import DEFAULT, Limits
+from .ops import memo
 from .passes.cost import LayerCost, layer_costs
 from .passes.flash import estimate_flash
 from .passes.latency import OpWork, cycles_ms, load_families, op_work
@@ -121,8 +122,10 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device_costs = layer_costs(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
-    layers = tuple(_layer_report(graph, node, shapes, costs[node.name], dt)
-                   for node in graph.nodes)
+    reported = [memo.on_node(node, ("report", dt.name, *(shapes[t] for t in node.inputs)),
+                             _layer_report, graph, shapes, costs[node.name], dt)
+                for node in graph.nodes]
+    layers = tuple(r for r, _ in reported)
     summary = ModelSummary(
         name=graph.name,
         source=graph.source,
@@ -133,8 +136,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         macs=sum(c.macs for c in costs.values()),
         weights_bytes=flash.stored_weight_bytes,
         weights_bytes_by_dtype=FrozenDict({
-            name: sum(c.weight_bytes(other) for c in costs.values())
-            for name, other in DTYPES.items()
+            name: sum(b[k] for _, b in reported) for k, name in enumerate(DTYPES)
         } if graph.dtype is None else {dt.name: flash.stored_weight_bytes}),
         flash_bytes=flash.total_bytes,
         flash_breakdown=FrozenDict(flash.breakdown()),
@@ -165,8 +167,11 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
                   timeline=timeline, buffers=buffers)
 
 
-def _layer_report(graph: Graph, node: Node, shapes: dict[str, Shape], cost: LayerCost,
-                  dt: DType) -> LayerReport:
+def _layer_report(node: Node, graph: Graph, shapes: dict[str, Shape], cost: LayerCost,
+                  dt: DType) -> tuple[LayerReport, tuple[int, ...]]:
+    """A layer's row of the report, and its weights' bytes at every dtype (DTYPES order):
+    the same layer with the same input shapes recurs across candidates, so both are kept
+    on its node."""
     op = ops.get(node.op)
     return LayerReport(
         name=node.name,
@@ -180,7 +185,8 @@ def _layer_report(graph: Graph, node: Node, shapes: dict[str, Shape], cost: Laye
         weights_bytes=cost.weight_bytes(dt),
         line=node.where.line,
         info=op.describe(node.attrs),
-    )
+    ), tuple(cost.weight_bytes(other) for other in DTYPES.values()) if graph.dtype is None \
+        else ()
 
 
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:
@@ -199,8 +205,9 @@ def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
     family = load_families()[kernels]
     cycles = [w.cycles(family) for w in work]  # each operator's, counted once
     per_layer: dict[str, float] = {}
+    per_ms = board.clock_mhz * 1e3  # cycles_ms of one operator: c / per_ms, the same float
     for c, layer in zip(cycles, layer_of, strict=True):
-        per_layer[layer] = per_layer.get(layer, 0.0) + cycles_ms([c], board.clock_mhz)
+        per_layer[layer] = per_layer.get(layer, 0.0) + c / per_ms
     return Latency(cycles_ms(cycles, board.clock_mhz), kernels, tuple(per_layer.items()))
 
 

@@ -58,3 +58,28 @@ def test_candidate_stream_matches_reference() -> None:
         want = [_reference(s, dtype) for s in specs]
         memo.clear()
         assert [_fast(s, dtype) for s in specs] == want
+
+
+def test_examples_as_dicts_match_reference() -> None:
+    """A spec given as a plain dict takes every fast path (its layers' readings, nodes and
+    operators are shared between audits): every example, audited one after another with
+    warm memos, in every dtype, twice, equals its reference."""
+    specs = [yaml.safe_load(p.read_text()) for p in EXAMPLES]
+    for dtype in DTYPES:
+        want = [_reference(s, dtype) for s in specs]
+        memo.clear()
+        for _ in range(2):
+            got = [_fast(s, dtype) for s in specs]
+            for path, g, w in zip(EXAMPLES, got, want, strict=True):
+                assert g == w, (path.name, dtype)
+
+
+def test_renamed_model_is_not_confused_with_the_first() -> None:
+    """Flash depends on the model's and layers' names: a candidate that differs only in
+    names must not be answered with the numbers kept for the first."""
+    base = yaml.safe_load((ROOT / "examples" / "mlperf" / "vww_mobilenet_v1.yaml").read_text())
+    renamed = {**base, "name": "a_much_longer_model_name_than_before"}
+    want = [_reference(s, "int8") for s in (base, renamed)]
+    memo.clear()
+    assert [_fast(s, "int8") for s in (base, renamed)] == want
+    assert want[0]["model"]["flash_bytes"] != want[1]["model"]["flash_bytes"]

@@ -349,14 +349,8 @@ def graph_from_spec(
     order = _toposort(reader, raw, by_name)
     needed = _ancestors(outputs, by_name)
     dropped = [r["name"] for r in order if r["name"] not in needed and r["op"].name != "input"]
-    nodes = tuple(
-        Node(
-            name=r["name"], op=r["op"].name, attrs=r["attrs"], inputs=tuple(r["inputs"]),
-            outputs=(r["name"],), where=Location(file, r["line"]), trainable=r["trainable"],
-        )
-        for r in order
-        if r["name"] in needed or r["op"].name == "input"
-    )
+    nodes = tuple(_node(r, file) for r in order
+                  if r["name"] in needed or r["op"].name == "input")
     warnings = tuple(
         f"layer {d!r} does not lead to any output, so it is not counted (as in Keras)"
         for d in dropped
@@ -375,7 +369,31 @@ def graph_from_spec(
 SIBLING_KEYS = ("name", "inputs", "trainable")
 
 
+_NODES: dict[Hashable, Node] = {}
+memo.also_clear(_NODES.clear)
+
+
+def _node(r: dict[str, Any], file: str | None) -> Node:
+    """The node of a read layer. A layer read from a remembered entry (`_read_layer_memo`)
+    with the same name and inputs is the same node as last time: the very same object, so
+    what the passes keep on a node (its memo key, its lowering) is found again."""
+    key = r.get("key")
+    if key is not None:
+        key = (key, r["name"], tuple(r["inputs"]), file)
+        hit = _NODES.get(key)
+        if hit is not None:
+            return hit
+    node = Node(name=r["name"], op=r["op"].name, attrs=r["attrs"], inputs=tuple(r["inputs"]),
+                outputs=(r["name"],), where=Location(file, r["line"]), trainable=r["trainable"])
+    if key is not None:
+        if len(_NODES) >= 4096:
+            _NODES.clear()
+        _NODES[key] = node
+    return node
+
+
 _READ_LAYERS: dict[Hashable, dict[str, Any]] = {}
+memo.also_clear(_READ_LAYERS.clear)
 
 
 def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:
@@ -393,6 +411,7 @@ def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str,
             _READ_LAYERS.clear()
         _READ_LAYERS[key] = hit
     out = dict(hit)
+    out["key"] = key
     if out["inputs"] is not None:
         out["inputs"] = list(out["inputs"])
     return out
@@ -410,9 +429,11 @@ def _entry_key(entry: Any) -> Hashable | None:
         return None
     if value.__class__ in _SCALARS:
         return (kind, value.__class__, value)
-    if value.__class__ is dict and all(v.__class__ in _SCALARS for v in value.values()) \
-            and all(k.__class__ is str for k in value):
-        return (kind, exact_key(value))
+    if value.__class__ is dict:
+        values = tuple(value.values())
+        classes = tuple(map(type, values))  # tells 1, 1.0 and True apart
+        if _SCALARS.issuperset(classes):
+            return (kind, tuple(value), values, classes, tuple(map(type, value)))
     return None
 
 

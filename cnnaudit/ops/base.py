@@ -180,6 +180,9 @@ class Op:
     max_inputs: ClassVar[int | None] = 1
     fixed_attrs: ClassVar[Mapping[str, Any]] = {}
     doc: ClassVar[str] = ""
+    # False when the rules read the attributes only, never the input shapes (a .tflite
+    # operator carries its shapes): a memo needs no shapes in its key (ops/memo.py).
+    rules_read_inputs: ClassVar[bool] = True
 
     # -- arguments ---------------------------------------------------------------
     @classmethod

@@ -82,9 +82,79 @@ def rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape | Non
     return value
 
 
+def shared(key: tuple[Hashable, ...], anchors: tuple[object, ...], make: Callable[..., T],
+           *args: Any) -> T:
+    """`make(*args)`, or its earlier result for the same key. A key may name objects by
+    `id()` (hashing an id is cheap, hashing a lowered operator is not); those objects are
+    the `anchors`, kept with the result, so their ids cannot be reused by other objects
+    while the result can still be found. (Anchors compare by identity first, then by
+    value: an equal object gives the same result.)"""
+    if not ENABLED:
+        return make(*args)
+    hit = _shared.get(key)
+    if hit is not None and hit[0] == anchors:
+        return hit[1]  # type: ignore[no-any-return]
+    value = make(*args)
+    if len(_shared) >= MAX_ENTRIES:
+        _shared.clear()
+    _shared[key] = (anchors, value)
+    return value
+
+
+_shared: dict[tuple[Hashable, ...], tuple[tuple[object, ...], Any]] = {}
+
+
+def on_node(node: Node, key: Hashable, compute: Callable[..., T], *args: Any) -> T:
+    """`compute(node, *args)`, kept on the node under `key` (which names everything else
+    the answer depends on). Nodes are immutable and, in a search loop, shared between
+    candidates (`shared`), so a pass's per-node answer is worked out once. A pass may read
+    the node's graph here only where every graph holding the node agrees: lowered nodes
+    are shared between graphs of one dtype, whose tensors all have that dtype's types."""
+    if not ENABLED:
+        return compute(node, *args)
+    facts: dict[Hashable, Any] | None = node.__dict__.get("_facts")
+    if facts is None:
+        facts = {}
+        object.__setattr__(node, "_facts", facts)  # frozen dataclass: no plain setattr
+    hit = facts.get(key, _MISSING)
+    if hit is _MISSING:
+        hit = facts[key] = compute(node, *args)
+    return hit  # type: ignore[no-any-return]
+
+
+def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape | None], T],
+              node: Node, inputs: Sequence[Shape], output: Shape | None = None) -> T:
+    """`rule` for a node: the answer is kept on the node itself too (nodes are shared
+    between candidates), under the input shapes when the op's rules read them."""
+    if not ENABLED:
+        return compute(node.op, node.attrs, inputs, output)
+    facts: dict[Hashable, Any] | None = node.__dict__.get("_facts")
+    if facts is None:
+        facts = {}
+        object.__setattr__(node, "_facts", facts)
+    local = (compute, output, *inputs) if get(node.op).rules_read_inputs else compute
+    hit = facts.get(local, _MISSING)
+    if hit is _MISSING:
+        hit = facts[local] = rule(compute, node.op, node.attrs, inputs, output,
+                                  key=node_key(node))
+    return hit  # type: ignore[no-any-return]
+
+
+_CLEAR_ALSO: list[Callable[[], None]] = []
+
+
+def also_clear(other: Callable[[], None]) -> None:
+    """Have `clear` empty another module's memo too (the spec frontend's)."""
+    _CLEAR_ALSO.append(other)
+
+
 def clear() -> None:
-    """Start over (numbers handed out by `node_key` become invalid)."""
+    """Start over (numbers handed out by `node_key` become invalid); nodes made after this
+    are new objects, with nothing kept on them."""
     global _generation
     _cache.clear()
     _ids.clear()
+    _shared.clear()
+    for other in _CLEAR_ALSO:
+        other()
     _generation += 1

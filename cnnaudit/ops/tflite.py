@@ -86,6 +86,7 @@ class TfliteOp(Op):
     )
     min_inputs = 0
     max_inputs = None
+    rules_read_inputs = False  # its shapes are attributes
 
     @classmethod
     def rule_key(cls, attrs: Mapping[str, Any]) -> Hashable | None:

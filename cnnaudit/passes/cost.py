@@ -39,7 +39,7 @@ def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
         ins = [shapes[t] for t in node.inputs]
         result = shapes[node.outputs[0]]
         # A shared layer's later calls reuse the first call's weights: count them once.
-        cost = memo.rule(_cost, node.op, node.attrs, ins, result, key=memo.node_key(node))
+        cost = memo.node_rule(_cost, node, ins, result)
         if node.shares_weights_of:
             cost = LayerCost(0, 0, cost.macs, ())
         elif not node.trainable and cost.trainable_params:

@@ -13,12 +13,14 @@ few averaged constants are marked.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .. import ops
 from ..dtypes import DType
 from ..ir import Graph, Node
+from ..ops import memo
 from ..ops.base import CostClass
 from ..ops.tflite import BIAS_INPUT, KERNEL_INPUT, OPTIONS_BYTES
 from .cost import LayerCost
@@ -123,8 +125,11 @@ def _scopes(layers: Iterable[str]) -> dict[str, str]:
 class _Names:
     def __init__(self, graph: Graph) -> None:
         self.model = len(graph.name) + len("_1/")
-        self.scopes = _scopes(layer for n in graph.nodes for layer, _ in n.attrs.get("names", ())
-                              if layer)
+        layers = tuple(dict.fromkeys(layer for n in graph.nodes
+                                     for layer, _ in n.attrs.get("names", ()) if layer))
+        # candidates of one search share their layer names: so do their scopes
+        self.scopes, self.version = memo.shared(("scopes", layers), (), _versioned_scopes,
+                                                layers)
 
     def length(self, pairs: Iterable[tuple[str, str]]) -> int:
         """Length of the ";"-joined name of these (layer, op) pairs; an empty pair is an
@@ -135,6 +140,14 @@ class _Names:
 
     def prefix(self, layer: str) -> int:
         return self.model + len(self.scopes[layer]) + 1
+
+
+_versions = itertools.count()
+
+
+def _versioned_scopes(layers: tuple[str, ...]) -> tuple[dict[str, str], int]:
+    """The scopes, with a number no other scopes ever get: a key for what depends on them."""
+    return _scopes(layers), next(_versions)
 
 
 def _operand_key(node: Node, position: int, in_shape: tuple[int, ...] | None) -> object:
@@ -188,82 +201,100 @@ def estimate_flash(graph: Graph, costs: dict[str, LayerCost], dtype: DType) -> F
     return FlashEstimate(weights, biases, quant, max(total - weights - biases - quant, 0))
 
 
+def _tensor(q: bool, rank: int, name: int, channels: int, data: int | None) -> int:
+    """One tensor: table, shape, name, quantization (`channels` scales; 0: none), buffer
+    (`data` bytes, None: no data)."""
+    b = TENSOR_TABLE_BYTES[q] + TENSOR_FIXED_BYTES + 4 * rank + _string(name)
+    b += QUANT_TABLE_BYTES
+    if channels:
+        b += QUANTIZED_BYTES + 12 * channels + QUANTIZED_PADDING_BYTES
+    if data is not None:
+        b += CONSTANT_BYTES + (data + 3) // 4 * 4
+    return b
+
+
 def _file_bytes(graph: Graph, dtype: DType) -> int:
     q = dtype.quantized
     names = _Names(graph)
     shapes: dict[str, tuple[int, ...]] = {}
     size = (FILE_BASE_BYTES + QUANT_VTABLE_BYTES[q] + OPERATOR_VTABLE_BYTES + PADDING_BYTES
             + OPCODE_VTABLE_BYTES[q] + OPTIONS_VTABLE_BYTES)
-
-    def tensor(rank: int, name: int, channels: int, data: int | None) -> int:
-        """One tensor: table, shape, name, quantization (`channels` scales; 0: none),
-        buffer (`data` bytes, None: no data)."""
-        b = TENSOR_TABLE_BYTES[q] + TENSOR_FIXED_BYTES + 4 * rank + _string(name)
-        b += QUANT_TABLE_BYTES
-        if channels:
-            b += QUANTIZED_BYTES + 12 * channels + QUANTIZED_PADDING_BYTES
-        if data is not None:
-            b += CONSTANT_BYTES + (data + 3) // 4 * 4
-        return b
-
     outputs = {t: k for k, t in enumerate(graph.outputs)}
     builtins: set[str] = set()
     operands: set[object] = set()
+    key = ("flash", q, names.model, names.version)
     for node in graph.nodes:
         if node.op == "input":
             shape = tuple(node.attrs["shape"])
             shapes[node.outputs[0]] = shape
             layer = node.name.replace("/", "_")
-            size += tensor(len(shape) + 1, len(f"serving_default_{layer}:0"), int(q), None)
+            size += _tensor(q, len(shape) + 1, len(f"serving_default_{layer}:0"), int(q), None)
             size += SIGNATURE_ENTRY_BYTES + _string(len(layer)) + 4  # subgraph input slot
             continue
         if node.op != "tflite":
             continue
-        attrs = node.attrs
-        builtin = attrs["builtin"]
-        out_shape = tuple(attrs["output_shapes"][0])
-        shapes[node.outputs[0]] = out_shape
-        pairs = tuple(attrs.get("names", ()))
-        constants = attrs.get("constants", ())
+        builtin = node.attrs["builtin"]
+        shapes[node.outputs[0]] = tuple(node.attrs["output_shapes"][0])
         in_shape = shapes.get(node.inputs[0]) if node.inputs else None
-        # the operator, its code and options
-        options = OPTIONS_BYTES.get(builtin, 8)
-        size += (OPERATOR_BYTES + OPERATOR_TABLE_BYTES[options > 0] + options
-                 + 4 * (len(node.inputs) + len(constants) + len(node.outputs)))
+        own, output, shared_operands = memo.on_node(node, key, _operator_bytes, q, names,
+                                                    in_shape)
+        size += own
         if builtin not in builtins:
             builtins.add(builtin)
             size += OPCODE_BYTES[q]
-        # its constants, named after the ops that made them
-        bias = BIAS_INPUT.get(builtin)
-        named = _constant_names(builtin, pairs)
-        for position, shape, kind, data, _quant, channels in constants:
-            integer = kind not in ("int8", "float32", "float16") and position != bias
-            if integer:
-                key = _operand_key(node, position, in_shape)
-                if key in operands:
-                    continue
-                operands.add(key)
-            if not pairs:
-                name = len(node.name) + NAME_EXTRA_BYTES
-            elif position in (KERNEL_INPUT.get(builtin), bias):
-                got = named[position == bias]
-                name = names.length(got) if got else CREATED_NAME_BYTES
-            elif integer:
-                name = names.prefix(pairs[0][0]) + OPERAND_NAME_BYTES if pairs[0][0] \
-                    else OPERAND_NAME_BYTES
-            else:
-                name = CREATED_NAME_BYTES
-            size += tensor(len(shape), name, channels if q and not integer else 0, data)
-        # its output
+        for operand, nbytes in shared_operands:
+            if operand not in operands:
+                operands.add(operand)
+                size += nbytes
         if node.outputs[0] in outputs:
             size += SIGNATURE_ENTRY_BYTES + _string(len(f"output_{outputs[node.outputs[0]]}"))
             size += 4  # subgraph output slot
-            name = OUTPUT_NAME_BYTES
-        elif pairs:
-            # a name a constant already holds gets a "1" after it
-            name = names.length(pairs) + (pairs in named and any(
-                c[0] in (KERNEL_INPUT.get(builtin), bias) for c in constants))
+            size += _tensor(q, len(shapes[node.outputs[0]]) + 1, OUTPUT_NAME_BYTES, int(q),
+                            None)
         else:
-            name = len(node.name) + NAME_EXTRA_BYTES
-        size += tensor(len(out_shape) + 1, name, int(q), None)
+            size += output
     return size
+
+
+def _operator_bytes(node: Node, q: bool, names: _Names, in_shape: tuple[int, ...] | None
+                    ) -> tuple[int, int, tuple[tuple[object, int], ...]]:
+    """An operator's bytes in the file: (the operator and its own constants, its output
+    tensor unless it is a model output, the integer operands equal ones share)."""
+    attrs = node.attrs
+    builtin = attrs["builtin"]
+    out_shape = tuple(attrs["output_shapes"][0])
+    pairs = tuple(attrs.get("names", ()))
+    constants = attrs.get("constants", ())
+    # the operator, its code and options
+    options = OPTIONS_BYTES.get(builtin, 8)
+    size = (OPERATOR_BYTES + OPERATOR_TABLE_BYTES[options > 0] + options
+            + 4 * (len(node.inputs) + len(constants) + len(node.outputs)))
+    # its constants, named after the ops that made them
+    bias = BIAS_INPUT.get(builtin)
+    named = _constant_names(builtin, pairs)
+    shared: list[tuple[object, int]] = []
+    for position, shape, kind, data, _quant, channels in constants:
+        integer = kind not in ("int8", "float32", "float16") and position != bias
+        if not pairs:
+            name = len(node.name) + NAME_EXTRA_BYTES
+        elif position in (KERNEL_INPUT.get(builtin), bias):
+            got = named[position == bias]
+            name = names.length(got) if got else CREATED_NAME_BYTES
+        elif integer:
+            name = names.prefix(pairs[0][0]) + OPERAND_NAME_BYTES if pairs[0][0] \
+                else OPERAND_NAME_BYTES
+        else:
+            name = CREATED_NAME_BYTES
+        nbytes = _tensor(q, len(shape), name, channels if q and not integer else 0, data)
+        if integer:
+            shared.append((_operand_key(node, position, in_shape), nbytes))
+        else:
+            size += nbytes
+    # its output
+    if pairs:
+        # a name a constant already holds gets a "1" after it
+        name = names.length(pairs) + (pairs in named and any(
+            c[0] in (KERNEL_INPUT.get(builtin), bias) for c in constants))
+    else:
+        name = len(node.name) + NAME_EXTRA_BYTES
+    return size, _tensor(q, len(out_shape) + 1, name, int(q), None), tuple(shared)

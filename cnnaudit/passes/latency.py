@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BoardError
-from ..ir import Graph, Shape
+from ..ir import Graph, Node, Shape
+from ..ops import memo
 from .cost import LayerCost
 
 MAC_CLASSES = {
@@ -67,6 +68,17 @@ class OpWork:
         return {"element": self.outputs}
 
     def cycles(self, family: KernelFamily) -> float:
+        """Its cycles with this kernel family. An operator's work is shared by every
+        candidate that meets it again (`op_work`), so the answer is kept per family."""
+        if not memo.fast():
+            return self._cycles(family)
+        cache: dict[str, float] = self.__dict__.setdefault("_by_family", {})  # frozen
+        hit = cache.get(family.id)
+        if hit is None:
+            hit = cache[family.id] = self._cycles(family)
+        return hit
+
+    def _cycles(self, family: KernelFamily) -> float:
         c = family.cycles
         return c["op"] + sum(c[unit] * n for unit, n in self.counts().items())
 
@@ -74,19 +86,19 @@ class OpWork:
 def op_work(device: Graph, shapes: Mapping[str, Shape],
             costs: Mapping[str, LayerCost]) -> tuple[OpWork, ...]:
     """The work of every operator of a TFLite-level graph, in execution order."""
-    out = []
-    for node in device.nodes:
-        if node.op != "tflite":
-            continue
-        data_in = node.inputs[0] if node.inputs else None
-        out.append(OpWork(
-            name=node.name,
-            builtin=str(node.attrs["builtin"]),
-            macs=costs[node.name].macs,
-            outputs=sum(math.prod(shapes[t]) for t in node.outputs),
-            inputs=math.prod(shapes[data_in]) if data_in in shapes else 0,
-        ))
-    return tuple(out)
+    return tuple(memo.on_node(node, "work", _work, shapes, costs)
+                 for node in device.nodes if node.op == "tflite")
+
+
+def _work(node: Node, shapes: Mapping[str, Shape], costs: Mapping[str, LayerCost]) -> OpWork:
+    data_in = node.inputs[0] if node.inputs else None
+    return OpWork(
+        name=node.name,
+        builtin=str(node.attrs["builtin"]),
+        macs=costs[node.name].macs,
+        outputs=sum(math.prod(shapes[t]) for t in node.outputs),
+        inputs=math.prod(shapes[data_in]) if data_in in shapes else 0,
+    )
 
 
 def latency_ms(work: tuple[OpWork, ...], family: KernelFamily, clock_mhz: float) -> float:

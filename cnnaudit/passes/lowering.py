@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ops
@@ -40,16 +39,23 @@ SHAPE_OPERAND_BYTES = 16  # an int32 shape/axis/padding vector of a rank-4 tenso
 Names = tuple[tuple[str, str], ...]  # (Keras layer, TensorFlow op in its name scope)
 
 
-@dataclass
 class _Chain:
-    node: Node
-    steps: list[Lowered]
-    consumers: list[str] = field(default_factory=list)
-    # per step, the ops its output tensor is named after (flash: tensor names)
-    names: list[Names] = field(default_factory=list)
+    """A layer's operators, as the folds rewrite them."""
 
-    def __post_init__(self) -> None:
-        self.names = [_names(self.node, step) for step in self.steps]
+    __slots__ = ("consumers", "names", "node", "steps")
+
+    def __init__(self, node: Node, steps: Sequence[Lowered]) -> None:
+        steps = tuple(steps)  # a memoised rule's tuple is itself: its id is the key
+        self.node = node
+        self.steps = list(steps)
+        self.consumers: list[str] = []
+        # per step, the ops its output tensor is named after (flash: tensor names)
+        self.names: list[Names] = list(memo.shared(
+            ("names", id(node), id(steps)), (node, steps), _chain_names, node, steps))
+
+
+def _chain_names(node: Node, steps: tuple[Lowered, ...]) -> tuple[Names, ...]:
+    return tuple(_names(node, s) for s in steps)
 
 
 def _names(node: Node, step: Lowered) -> Names:
@@ -82,11 +88,10 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
         if node.op == "input":
             continue
         ins, out = [shapes[t] for t in node.inputs], shapes[node.outputs[0]]
-        steps = memo.rule(_lower_layer, node.op, node.attrs, ins, out,
-                          key=memo.node_key(node))
+        steps = memo.node_rule(_lower_layer, node, ins, out)
         if steps is None:
             steps = [Lowered(f"UNKNOWN:{node.op}", shapes[node.outputs[0]])]
-        chains[node.name] = _Chain(node, list(steps))
+        chains[node.name] = _Chain(node, steps)
     for node in graph.nodes:
         for t in node.inputs:
             if producer[t] in chains:
@@ -160,11 +165,7 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
         last = src.steps[-1] if src else None
         if node.op == "batch_norm" and last and last.builtin in FOLDS_BATCH_NORM \
                 and last.activation == "NONE":
-            weights = last.weights
-            if not any(w.role == "bias" for w in weights):
-                n = last.shape[-1]
-                weights = (*weights, Weight("bias", (n,), channel_axis_size=n))
-            src.steps[-1] = _replace(last, weights=weights)
+            src.steps[-1] = memo.shared(("bn", id(last)), (last,), _with_bias, last)
             # the converter names the folded operator after the batch norm's ops too: its
             # shift (add_1, sub), and its scale (mul_1, mul) unless that went into a kernel
             # with no bias add of its own
@@ -178,7 +179,8 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 and last.builtin in FUSES_ACTIVATION \
                 and chain.steps[0].builtin in ("RELU", "RELU6") \
                 and node.attrs.get("activation") in FUSED_ACTIVATIONS:
-            src.steps[-1] = _replace(last, activation=chain.steps[0].builtin)
+            fused = chain.steps[0].builtin
+            src.steps[-1] = memo.shared(("fuse", id(last), fused), (last,), _fused, last, fused)
             src.names[-1] = (*src.names[-1], *chain.names[0])
             chain.steps = []
         elif node.op == "flatten" and len(chain.consumers) == 1 and \
@@ -191,6 +193,19 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 chains.get(chain.consumers[0]) is not None and \
                 chains[chain.consumers[0]].node.op in FOLDS_RESCALING:
             chain.steps = []
+
+
+def _fused(step: Lowered, activation: str) -> Lowered:
+    return _replace(step, activation=activation)
+
+
+def _with_bias(step: Lowered) -> Lowered:
+    """`step` with a batch norm folded in: its shift becomes (or joins) the bias."""
+    weights = step.weights
+    if not any(w.role == "bias" for w in weights):
+        n = step.shape[-1]
+        weights = (*weights, Weight("bias", (n,), channel_axis_size=n))
+    return _replace(step, weights=weights)
 
 
 def _replace(step: Lowered, **changes: object) -> Lowered:
@@ -243,31 +258,15 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                     alias[name] = undone
                 current = [undone]
                 continue
-            extra, constants = _constants(step, dtype, nodes, node, name, dtypes)
-            nodes.append(Node(
-                name=name, op="tflite",
-                attrs={
-                    "builtin": step.builtin,
-                    "version": 1,
-                    "options": {},
-                    "output_shapes": (step.shape,),
-                    "output_dtypes": (act_dtype,),
-                    "input_shapes": (shapes.get(node.inputs[0]) if node.inputs else None,
-                                     *(w.shape for w in step.weights)),
-                    "constants": constants,
-                    "fused_activation": step.activation,
-                    "quantization": ("per-channel" if dtype.quantized and step.weights
-                                     and step.weights[0].channel_axis_size > 1 else
-                                     "per-tensor" if dtype.quantized and step.weights else ""),
-                    "dynamic": False,
-                    "merged": step.merged,
-                    "names": chain.names[i],
-                },
-                inputs=tuple(dict.fromkeys([*current, *extra])),
-                outputs=(name,),
-                where=node.where if node.where.line else Location(graph.source),
-            ))
-            dtypes[name] = act_dtype
+            in_shape = shapes.get(node.inputs[0]) if node.inputs else None
+            names = chain.names[i]
+            made = memo.shared(
+                ("op", id(step), id(node), names, name, tuple(current), in_shape, dtype.name,
+                 graph.source), (step, node),
+                _operator, step, names, name, current, in_shape, dtype, node, graph.source)
+            nodes.extend(made)
+            for n in made:
+                dtypes[n.name] = n.attrs["output_dtypes"][0]
             if step.builtin == "RESHAPE" and len(current) == 1:
                 reshape_source[name] = (current[0], _shape_of(current[0], nodes, graph, shapes))
             current = [name]
@@ -282,6 +281,40 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
         tensor_dtypes=dtypes,
         dtype=dtype.name,
     )
+
+
+def _operator(step: Lowered, names: Names, name: str, current: Sequence[str],
+              in_shape: Shape | None, dtype: DType, owner: Node,
+              source: str) -> tuple[Node, ...]:
+    """The tflite node of one lowered step, after the DEQUANTIZE nodes of its weights (at
+    float16). The same step, wired the same way, recurs across a search loop's candidates:
+    the caller shares the nodes, and with them what passes keep on a node."""
+    act_dtype = "int8" if dtype.quantized else "float32"
+    made: list[Node] = []
+    extra, constants = _constants(step, dtype, made, owner, name)
+    made.append(Node(
+        name=name, op="tflite",
+        attrs={
+            "builtin": step.builtin,
+            "version": 1,
+            "options": {},
+            "output_shapes": (step.shape,),
+            "output_dtypes": (act_dtype,),
+            "input_shapes": (in_shape, *(w.shape for w in step.weights)),
+            "constants": constants,
+            "fused_activation": step.activation,
+            "quantization": ("per-channel" if dtype.quantized and step.weights
+                             and step.weights[0].channel_axis_size > 1 else
+                             "per-tensor" if dtype.quantized and step.weights else ""),
+            "dynamic": False,
+            "merged": step.merged,
+            "names": names,
+        },
+        inputs=tuple(dict.fromkeys([*current, *extra])),
+        outputs=(name,),
+        where=owner.where if owner.where.line else Location(source),
+    ))
+    return tuple(made)
 
 
 def _eliminate_dead(graph: Graph) -> Graph:
@@ -308,8 +341,8 @@ def _shape_of(tensor: str, nodes: list[Node], graph: Graph, shapes: dict[str, Sh
     return shapes[tensor]
 
 
-def _constants(step: Lowered, dtype: DType, nodes: list[Node], owner: Node, name: str,
-               dtypes: dict[str, str]) -> tuple[list[str], tuple[tuple, ...]]:
+def _constants(step: Lowered, dtype: DType, nodes: list[Node], owner: Node,
+               name: str) -> tuple[list[str], tuple[tuple, ...]]:
     """Constant inputs of a lowered operator, as the tflite op records them. At float16
     each weight becomes a DEQUANTIZE operator whose float32 output feeds the operator."""
     kernel_at, bias_at = WEIGHT_POSITIONS.get(step.builtin, (1, 2))
@@ -331,7 +364,6 @@ def _constants(step: Lowered, dtype: DType, nodes: list[Node], owner: Node, name
                        "constants": ((0, w.shape, "float16", data, 0, 1),),
                        "fused_activation": "NONE", "quantization": "", "dynamic": False},
                 inputs=(), outputs=(deq,), where=owner.where))
-            dtypes[deq] = "float32"
             extra.append(deq)
             continue
         constants.append((pos, w.shape, _weight_dtype(w, dtype), data, quant,

@@ -128,22 +128,33 @@ def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
     root: dict[str, str] = {}
     first: dict[str, int] = {}
     last: dict[str, int] = {}
+    sizes: dict[str, int] = {}
     end = len(graph.nodes) - 1
+    key = ("buffers", dtype.name)
     for step, node in enumerate(graph.nodes):
-        cost_class = ops.get(node.op).node_cost_class(node.attrs)
+        cost_class, out_bytes = memo.on_node(node, key, _outputs, graph, shapes, dtype)
         for t in node.inputs:
             last[root[t]] = step
         if cost_class is CostClass.IDENTITY:
             root[node.outputs[0]] = root[node.inputs[0]]
             continue
-        for t in node.outputs:
+        for t, size in zip(node.outputs, out_bytes, strict=True):
             root[t] = t
             first[t] = 0 if cost_class is CostClass.INPUT else step
             last[t] = max(last.get(t, first[t]), first[t])
+            sizes[t] = size
     for t in graph.outputs:
         last[root[t]] = end
-    sizes = {t: tensor_bytes(graph, shapes, t, dtype) for t in first}
     return [Buffer(t, sizes[t], first[t], last[t]) for t in first if sizes[t]]
+
+
+def _outputs(node: Node, graph: Graph, shapes: dict[str, Shape],
+             dtype: DType) -> tuple[CostClass, tuple[int, ...]]:
+    """How the node uses memory, and the bytes of each of its outputs."""
+    cost_class = ops.get(node.op).node_cost_class(node.attrs)
+    if cost_class is CostClass.IDENTITY:
+        return cost_class, ()
+    return cost_class, tuple(tensor_bytes(graph, shapes, t, dtype) for t in node.outputs)
 
 
 def tensor_bytes(graph: Graph, shapes: dict[str, Shape], tensor: str, dtype: DType) -> int:
@@ -165,13 +176,15 @@ def _scratch(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
     TRANSPOSE_CONV accumulates its whole output in int32."""
     out = []
     for step, node in enumerate(graph.nodes):
-        builtin = node.attrs.get("builtin") if node.op == "tflite" else None
-        if builtin == "TRANSPOSE_CONV" and node.inputs and \
-                _quantized(graph, node.inputs[0], dtype):
-            size = 4 * math.prod(shapes[node.outputs[0]])
-            out.append(Buffer(f"{node.name}/scratch0", size, step, step))
+        if node.op != "tflite" or node.attrs["builtin"] not in SCRATCH_OPS:
             continue
-        if builtin not in ("MEAN", "SUM", "REDUCE_MAX") or not node.inputs:
+        builtin = node.attrs["builtin"]
+        if builtin == "TRANSPOSE_CONV":
+            if node.inputs and _quantized(graph, node.inputs[0], dtype):
+                size = 4 * math.prod(shapes[node.outputs[0]])
+                out.append(Buffer(f"{node.name}/scratch0", size, step, step))
+            continue
+        if not node.inputs:
             continue
         rank = len(shapes[node.inputs[0]]) + 1  # the file's shapes carry the batch
         axes = next((math.prod(c[1]) for c in node.attrs["constants"] if c[0] == 1), 1)
@@ -181,6 +194,9 @@ def _scratch(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
         sizes += [4 * rank, 4 * axes]
         out += [Buffer(f"{node.name}/scratch{i}", s, step, step) for i, s in enumerate(sizes)]
     return out
+
+
+SCRATCH_OPS = frozenset(("TRANSPOSE_CONV", "MEAN", "SUM", "REDUCE_MAX"))
 
 
 class _Tail:
@@ -218,26 +234,28 @@ def _arena(graph: Graph, shapes: dict[str, Shape], dtype: DType, runtime: Runtim
     tail.alloc(runtime.subgraph_allocation, ptr)
     tail.alloc(runtime.eval_tensor * n_tensors, ptr)
     tail.alloc(runtime.node * len(operators), ptr)
-    for node in operators:
-        builtin = node.attrs["builtin"]
-        if builtin in PARAMS:
-            tail.alloc(runtime.params_override.get(builtin, PARAMS[builtin]), 4)
-    for node in operators:
-        builtin = node.attrs["builtin"]
-        if builtin in OPDATA:
-            extra = COMPRESSION_EXTRA.get(builtin, 0) if runtime.compression else 0
-            tail.alloc(OPDATA[builtin][0 if ptr == 8 else 1] + extra, ALIGNMENT)
+    key = ("arena", ptr, dtype.name)
+    facts = [memo.on_node(n, key, _operator_facts, graph, dtype, runtime) for n in operators]
+    # tail.alloc inlined: these loops run once per operator of every audit
+    used = tail.used
+    for params, _, _, _, _ in facts:
+        if params:
+            used = (used + params + 3) // 4 * 4
+    for _, opdata, _, _, _ in facts:
+        if opdata:
+            used = (used + opdata + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
     prepare_peak = 0
-    requests = 0
-    for node in operators:
-        channels = _per_channel(node)
+    request = runtime.scratch_request
+    requests = REQUEST_SLACK
+    for _, _, channels, scratch, temporaries in facts:
         if channels:
-            tail.alloc(4 * channels, ALIGNMENT)
-            tail.alloc(4 * channels, ALIGNMENT)
-        requests += _scratch_count(node)
-        temporaries = _temporaries(graph, node, dtype, runtime)
-        prepare_peak = max(prepare_peak, runtime.scratch_request * (requests + REQUEST_SLACK)
-                           + temporaries + tail.used)
+            used = (used + 4 * channels + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+            used = (used + 4 * channels + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+        requests += scratch
+        peak = request * requests + temporaries + used
+        if peak > prepare_peak:
+            prepare_peak = peak
+    tail.used = used
     if n_scratch:
         tail.alloc(runtime.scratch_handle * n_scratch, ptr)
     planning = align(align(runtime.scratch_request * (n_scratch + REQUEST_SLACK), 8) + ptr
@@ -251,6 +269,20 @@ def _arena(graph: Graph, shapes: dict[str, Shape], dtype: DType, runtime: Runtim
                 tail.alloc(runtime.affine_quantization, ptr)
                 tail.alloc(4 + 4, 4)  # zero points: a TfLiteIntArray of one
     return tail.used, max(head + tail.used, planning, prepare_peak)
+
+
+def _operator_facts(node: Node, graph: Graph, dtype: DType,
+                    runtime: Runtime) -> tuple[int, int, int, int, int]:
+    """What one operator puts in the arena: (its params struct, its OpData, per-channel
+    channels, scratch requests, Prepare's temporaries), 0 where it has none."""
+    builtin = node.attrs["builtin"]
+    params = runtime.params_override.get(builtin, PARAMS[builtin]) if builtin in PARAMS else 0
+    opdata = 0
+    if builtin in OPDATA:
+        extra = COMPRESSION_EXTRA.get(builtin, 0) if runtime.compression else 0
+        opdata = OPDATA[builtin][0 if runtime.pointer == 8 else 1] + extra
+    return (params, opdata, _per_channel(node), _scratch_count(node),
+            _temporaries(graph, node, dtype, runtime))
 
 
 def _scratch_count(node: Node) -> int:

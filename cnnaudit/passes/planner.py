@@ -11,6 +11,7 @@ where it overlaps no already-placed buffer whose lifetime intersects its own.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,8 +87,8 @@ def verify_plan(buffers: Sequence[Buffer], offsets: dict[str, int],
 
 def live_bytes(buffers: Sequence[Buffer], steps: int) -> list[int]:
     """Bytes that must be live at each step: a lower bound for any planner."""
-    out = [0] * steps
+    change = [0] * (steps + 1)  # what starts (+) and stops (-) being live at each step
     for b in buffers:
-        for s in range(b.first, b.last + 1):
-            out[s] += b.size
-    return out
+        change[b.first] += b.size
+        change[b.last + 1] -= b.size
+    return list(itertools.accumulate(change[:steps]))

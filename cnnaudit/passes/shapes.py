@@ -39,8 +39,7 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
     for node in graph.nodes:
         inputs = [shapes[t] for t in node.inputs]
         try:
-            outs, problem = memo.rule(_output_shapes, node.op, node.attrs, inputs,
-                                      key=memo.node_key(node))
+            outs, problem = memo.node_rule(_output_shapes, node, inputs)
         except ops.OpError as exc:
             raise _fail(node, str(exc)) from None
         if len(outs) != len(node.outputs):

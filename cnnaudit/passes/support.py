@@ -28,7 +28,12 @@ class Finding:
 
 
 def _tflite_nodes(graph: Graph) -> list[Node]:
-    return [n for n in graph.nodes if n.op == "tflite"]
+    """The graph's operators; every rule walks them, so the list is kept on the graph."""
+    got: list[Node] | None = graph.__dict__.get("_operators")
+    if got is None:
+        got = [n for n in graph.nodes if n.op == "tflite"]
+        object.__setattr__(graph, "_operators", got)  # frozen dataclass: no plain setattr
+    return got
 
 
 def builtin_supported(graph: Graph) -> Iterator[Finding]:
@@ -80,9 +85,11 @@ def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
     for node in _tflite_nodes(graph):
         if node.attrs["builtin"] not in COMPUTE_WITH_WEIGHTS:
             continue
-        kernel = next((c for c in node.attrs["constants"] if c[0] == 1), None)
-        data = [shapes_dtype.get(t) for t in node.inputs]
-        if kernel is not None and kernel[2] == "int8" and "float32" in data:
+        constants = node.attrs["constants"]
+        kernel = constants[0] if constants and constants[0][0] == 1 else next(
+            (c for c in constants if c[0] == 1), None)
+        if kernel is not None and kernel[2] == "int8" and any(
+                shapes_dtype.get(t) == "float32" for t in node.inputs):
             yield Finding("error", "no_hybrid_kernels", node.name,
                           f"{node.attrs['builtin']} has int8 weights but float32 input "
                           "(dynamic-range quantization); convert with full integer "
@@ -120,6 +127,8 @@ def quantize_at_edges(graph: Graph) -> Iterator[Finding]:
     mean part of the graph falls back to float."""
     for node in _tflite_nodes(graph):
         builtin = node.attrs["builtin"]
+        if builtin not in EDGE_OPS:
+            continue
         quantized_input = all(graph.tensor_dtypes.get(t) in ("int8", "int16", "uint8")
                               for t in node.inputs)
         if (builtin == "QUANTIZE" and not set(node.inputs) <= set(graph.inputs)
