@@ -453,7 +453,7 @@ def suggest(
     model: ModelArg,
     board: Annotated[list[str] | None, typer.Option(
         "--board", "-b", help="Board id (repeatable or comma-separated); default: all.")] = None,
-    dtype: DtypeOpt = "int8",
+    dtype: CheckDtypeOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     apply: Annotated[int | None, typer.Option(
         "--apply", help="Write suggestion N (1 = the best) as a YAML spec to -o.")] = None,
@@ -461,6 +461,8 @@ def suggest(
         "--output", "-o", help="Where --apply writes the changed spec.")] = None,
     boards_dir: BoardsDirOpt = None,
     override: OverrideOpt = None,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
 ) -> None:
     """How to make MODEL fit: what dominates params, MACs, flash and the arena, then
     changes to the model (global average pooling head, int8, depthwise separable convs,
@@ -477,7 +479,15 @@ def suggest(
         if (apply is None) != (output is None):
             raise UsageError("--apply N and -o FILE go together",
                              hint="e.g. --apply 1 -o new.yaml")
-        advice = advise(model, board, dtype=dtype, boards_dir=boards_dir or (),
+        # boards, dtype and board folders as `check` takes them: flags, then the project
+        # file's rules for this model, then its defaults
+        from .budgets import resolve
+
+        project = _project_config(config, no_config)
+        chosen_settings = resolve(project, model, _settings(board, dtype, {}))
+        dirs = [*(project.boards_dirs if project else ()), *(boards_dir or ())]
+        advice = advise(model, list(chosen_settings.boards) if chosen_settings.boards else None,
+                        dtype=chosen_settings.dtype or "int8", boards_dir=dirs,
                         overrides=parse_overrides(override or []), **_limits())
         if apply is not None and output is not None:
             chosen, text = applied_spec(advice, apply, str(output))

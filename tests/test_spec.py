@@ -128,6 +128,8 @@ ERRORS = [
     ("input: [8]\nlayers: [\n", SpecError, None, ["invalid YAML"]),
     ("input: [8]\ninput: [9]\nlayers: [dense]\n", SpecError, 2, ["duplicate key 'input'"]),
     ("inptu: [8]\nlayers: [flatten]\n", SpecError, 1, ["unknown top-level key", "'input'"]),
+    ("name: CI\non: [push]\njobs: {}\n", SpecError, 1,
+     ["not a cnnaudit model spec", "no `layers:`"]),
     ("input: [8, 0]\nlayers: [flatten]\n", SpecError, 1, ["must be >= 1"]),
     ("input: [28, 28, 1]\nlayers:\n  - conv2d: {filters: 8, kernel: 3, strides: 2, "
      "dilation_rate: 2}\n", SpecError, 3, ["dilation"]),

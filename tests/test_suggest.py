@@ -460,3 +460,18 @@ def test_claims_that_do_not_hold_and_broken_graphs_are_never_suggested(monkeypat
     assert any(d.startswith("liar: does not reduce params") for d in advice.dropped)
     assert any(d.startswith("breaker: the changed graph does not audit") and "too_big" in d
                for d in advice.dropped)
+
+
+def test_cli_suggest_reads_the_project_file(tmp_path, monkeypatch):
+    """Boards and dtype come from cnnaudit.yaml as they do for `check`; flags still win."""
+    (tmp_path / "cnnaudit.yaml").write_text("boards: [nano33]\ndtype: float32\n")
+    monkeypatch.chdir(tmp_path)
+    path = str(EXAMPLES / "residual_block.yaml")
+    doc = json.loads(run("suggest", path, "--format", "json").stdout)
+    assert [b["id"] for b in doc["boards"]] == ["nano33"]
+    assert doc["model"]["dtype"] == "float32"
+    doc = json.loads(run("suggest", path, "--format", "json", "--dtype", "int8", "-b",
+                         "esp32").stdout)
+    assert [b["id"] for b in doc["boards"]] == ["esp32"] and doc["model"]["dtype"] == "int8"
+    doc = json.loads(run("suggest", path, "--format", "json", "--no-config").stdout)
+    assert len(doc["boards"]) > 1 and doc["model"]["dtype"] == "int8"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
@@ -277,6 +278,11 @@ def graph_from_spec(
     if not isinstance(doc, Mapping):
         raise reader.fail("a spec is a mapping with `input:` and `layers:`", _line(doc),
                           "see examples/ for the format")
+    if "layers" not in doc and any(key not in TOP_LEVEL_KEYS for key in doc):
+        # a CI workflow or other YAML in a folder of models, not a misspelt spec
+        raise reader.fail("not a cnnaudit model spec: no `layers:`, and keys a spec does not "
+                          f"have ({', '.join(repr(k) for k in list(doc)[:3])})", _line(doc),
+                          "a spec has `input:` and `layers:`; see examples/")
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
@@ -300,8 +306,9 @@ def graph_from_spec(
     for gname, attrs, line in reader.graph_inputs(doc):
         raw.append({"name": gname, "op": ops.get("input"), "attrs": attrs, "inputs": None,
                     "line": line, "trainable": True, "auto": "input"})
-    for index, entry in enumerate(layers):
-        raw.append(_read_layer_memo(reader, entry, _line(layers, index=index)))
+    lines = layers.item_lines if isinstance(layers, _Seq) else [None] * len(layers)
+    for entry, line in zip(layers, lines, strict=True):
+        raw.append(_read_layer_memo(reader, entry, line))
 
     explicit = [r["name"] for r in raw if r["name"] is not None]
     seen_names: dict[str, int | None] = {}
@@ -393,6 +400,7 @@ def _node(r: dict[str, Any], file: str | None) -> Node:
 
 
 _READ_LAYERS: dict[Hashable, dict[str, Any]] = {}
+_serials = itertools.count()
 memo.also_clear(_READ_LAYERS.clear)
 
 
@@ -407,11 +415,11 @@ def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str,
     hit = _READ_LAYERS.get(key)
     if hit is None:
         hit = _read_layer(reader, entry, line)
+        hit["key"] = next(_serials)  # names this reading for `_node`, cheaper than `key`
         if len(_READ_LAYERS) >= 4096:
             _READ_LAYERS.clear()
         _READ_LAYERS[key] = hit
     out = dict(hit)
-    out["key"] = key
     if out["inputs"] is not None:
         out["inputs"] = list(out["inputs"])
     return out
@@ -561,6 +569,13 @@ def _toposort(reader: _Reader, raw: list[dict[str, Any]],
 
     Iterative depth-first search, so a thousand-layer spec cannot hit Python's recursion limit.
     """
+    placed: set[str] = set()
+    for r in raw:  # the usual case: every layer after its inputs, so file order it is
+        if not placed.issuperset(r["inputs"]):
+            break
+        placed.add(r["name"])
+    else:
+        return raw
     order: list[dict[str, Any]] = []
     state: dict[str, int] = {}  # 1 = on the current path, 2 = placed
     for root in raw:

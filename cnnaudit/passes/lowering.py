@@ -42,20 +42,24 @@ Names = tuple[tuple[str, str], ...]  # (Keras layer, TensorFlow op in its name s
 class _Chain:
     """A layer's operators, as the folds rewrite them."""
 
-    __slots__ = ("consumers", "names", "node", "steps")
+    __slots__ = ("consumers", "float_only", "names", "node", "steps")
 
     def __init__(self, node: Node, steps: Sequence[Lowered]) -> None:
         steps = tuple(steps)  # a memoised rule's tuple is itself: its id is the key
         self.node = node
         self.steps = list(steps)
         self.consumers: list[str] = []
+        names, self.float_only = memo.shared(("names", id(node), id(steps)), (node, steps),
+                                             _chain_facts, node, steps)
         # per step, the ops its output tensor is named after (flash: tensor names)
-        self.names: list[Names] = list(memo.shared(
-            ("names", id(node), id(steps)), (node, steps), _chain_names, node, steps))
+        self.names: list[Names] = list(names)
 
 
-def _chain_names(node: Node, steps: tuple[Lowered, ...]) -> tuple[Names, ...]:
-    return tuple(_names(node, s) for s in steps)
+def _chain_facts(node: Node, steps: tuple[Lowered, ...]) -> tuple[tuple[Names, ...], bool]:
+    """The steps' names, and whether a step has no int8 kernel (folds only remove steps,
+    so a chain without one never gets one)."""
+    return (tuple(_names(node, s) for s in steps),
+            any(s.builtin in FLOAT_ONLY for s in steps))
 
 
 def _names(node: Node, step: Lowered) -> Names:
@@ -102,7 +106,7 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     _fold(graph, chains, producer, shapes)
     if dtype.quantized:
         for chain in chains.values():
-            if not any(step.builtin in FLOAT_ONLY for step in chain.steps):
+            if not chain.float_only or not any(s.builtin in FLOAT_ONLY for s in chain.steps):
                 continue  # folded away, or nothing to wrap
             pairs = [w for step, names in zip(chain.steps, chain.names, strict=True) for w in (
                 [(Lowered("DEQUANTIZE", step.shape), names), (step, names),
