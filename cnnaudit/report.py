@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .passes.support import Finding
 from .verdict import BoardResult, Verdict
@@ -78,9 +78,10 @@ class ModelSummary:
     operators: tuple[str, ...] = ()  # distinct TFLite operators, when the graph has them
 
 
-@dataclass(frozen=True)
-class ArenaBuffer:
-    """One planned activation buffer: where it sits in the arena and when it is live."""
+class ArenaBuffer(NamedTuple):
+    """One planned activation buffer: where it sits in the arena and when it is live.
+    (Rows of a report are named tuples, immutable like the rest: every audit makes one
+    per tensor and per operator, and a tuple is made in a fraction of a dataclass's time.)"""
 
     tensor: str
     offset: int
@@ -89,8 +90,7 @@ class ArenaBuffer:
     last: int  # last step that reads it
 
 
-@dataclass(frozen=True)
-class TimelineStep:
+class TimelineStep(NamedTuple):
     """One operator as the device runs it, and the activation bytes live while it runs."""
 
     name: str

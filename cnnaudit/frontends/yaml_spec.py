@@ -11,6 +11,7 @@ import functools
 import itertools
 import re
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -305,12 +306,68 @@ def graph_from_spec(
     raw: list[dict[str, Any]] = []
     for gname, attrs, line in reader.graph_inputs(doc):
         raw.append({"name": gname, "op": ops.get("input"), "attrs": attrs, "inputs": None,
-                    "line": line, "trainable": True, "auto": "input"})
+                    "line": line, "trainable": True, "auto": "input",
+                    "skeleton": ("input", gname, line)})
     lines = layers.item_lines if isinstance(layers, _Seq) else [None] * len(layers)
     for entry, line in zip(layers, lines, strict=True):
         raw.append(_read_layer_memo(reader, entry, line))
 
-    explicit = [r["name"] for r in raw if r["name"] is not None]
+    plan = _plan_memo(reader, doc, raw)
+    nodes = tuple(_node(raw[i], plan.names[i], plan.inputs[i], file) for i in plan.order)
+    return Graph(
+        name=name,
+        nodes=nodes,
+        inputs=plan.graph_inputs,
+        outputs=plan.outputs,
+        source=file or "<dict>",
+        format="spec",
+        warnings=plan.warnings,
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How the read layers are named and wired, and the order they run in."""
+
+    names: tuple[str, ...]  # per read layer
+    inputs: tuple[tuple[str, ...], ...]  # per read layer
+    order: tuple[int, ...]  # the read layers that are nodes, in execution order
+    graph_inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+_PLANS: dict[Hashable, _Plan] = {}
+memo.also_clear(_PLANS.clear)
+
+
+def _plan_memo(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]]) -> _Plan:
+    """`_plan`; the candidates of a search loop differ in their layers' arguments, not in
+    their names and wiring, so a plan is kept by the layers' structure (op, given name and
+    inputs, line: `skeleton` of each reading) and the outputs asked for."""
+    skeleton = tuple(r.get("skeleton") for r in raw)
+    outputs = doc.get("outputs")
+    if isinstance(outputs, list):
+        outputs = tuple(outputs)
+    key = (skeleton, outputs)
+    try:
+        usable = memo.fast() and None not in skeleton and hash(key) is not None
+    except TypeError:  # `outputs:` of some unhashable kind: the slow path says what is wrong
+        usable = False
+    if not usable:
+        return _plan(reader, doc, raw)
+    hit = _PLANS.get(key)
+    if hit is None:
+        hit = _plan(reader, doc, raw)
+        if len(_PLANS) >= 1024:
+            _PLANS.clear()
+        _PLANS[key] = hit
+    return hit
+
+
+def _plan(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]]) -> _Plan:
+    """Name every layer, wire it, order the graph; every structural mistake is found here."""
+    names: list[str | None] = [r["name"] for r in raw]
     seen_names: dict[str, int | None] = {}
     for r in raw:
         if r["name"] is not None:
@@ -320,21 +377,23 @@ def graph_from_spec(
                                   + (f" (first used on line {first})" if first else ""),
                                   r["line"], "give each layer a unique name")
             seen_names[r["name"]] = r["line"]
-    used, counters = set(explicit), {}
-    for r in raw:
-        if r["name"] is None:
-            r["name"] = _default_name(r["auto"], used, counters)
-            used.add(r["name"])
+    used, counters = {n for n in names if n is not None}, {}
+    for i, r in enumerate(raw):
+        if names[i] is None:
+            names[i] = _default_name(r["auto"], used, counters)
+            used.add(names[i])  # type: ignore[arg-type]
 
     if not any(r["op"].name == "input" for r in raw):
         raise reader.fail("the spec has no input shape", _line(doc),
                           "add e.g. `input: [28, 28, 1]` (height, width, channels; batch "
                           "omitted)")
 
-    # Pass 2: wiring. A layer without `inputs` takes the previous layer.
-    by_name = {r["name"]: r for r in raw}
+    # A layer without `inputs` takes the previous layer.
+    wired = [{"name": n, "op": r["op"], "line": r["line"], "inputs": r["inputs"]}
+             for n, r in zip(names, raw, strict=True)]
+    by_name = {r["name"]: r for r in wired}
     previous: str | None = None
-    for r in raw:
+    for r in wired:
         if r["op"].name == "input":
             r["inputs"] = []
         elif r["inputs"] is None:
@@ -352,24 +411,21 @@ def graph_from_spec(
         _check_arity(reader, r)
         previous = r["name"]
 
-    outputs = _outputs(reader, doc, by_name, raw[-1]["name"])
-    order = _toposort(reader, raw, by_name)
+    outputs = _outputs(reader, doc, by_name, wired[-1]["name"])
+    order = _toposort(reader, wired, by_name)
     needed = _ancestors(outputs, by_name)
+    index = {r["name"]: i for i, r in enumerate(wired)}
+    kept = [r for r in order if r["name"] in needed or r["op"].name == "input"]
     dropped = [r["name"] for r in order if r["name"] not in needed and r["op"].name != "input"]
-    nodes = tuple(_node(r, file) for r in order
-                  if r["name"] in needed or r["op"].name == "input")
-    warnings = tuple(
-        f"layer {d!r} does not lead to any output, so it is not counted (as in Keras)"
-        for d in dropped
-    )
-    return Graph(
-        name=name,
-        nodes=nodes,
-        inputs=tuple(n.name for n in nodes if n.op == "input"),
+    return _Plan(
+        names=tuple(r["name"] for r in wired),
+        inputs=tuple(tuple(r["inputs"]) for r in wired),
+        order=tuple(index[r["name"]] for r in kept),
+        graph_inputs=tuple(r["name"] for r in kept if r["op"].name == "input"),
         outputs=tuple(outputs),
-        source=file or "<dict>",
-        format="spec",
-        warnings=warnings,
+        warnings=tuple(
+            f"layer {d!r} does not lead to any output, so it is not counted (as in Keras)"
+            for d in dropped),
     )
 
 
@@ -380,18 +436,18 @@ _NODES: dict[Hashable, Node] = {}
 memo.also_clear(_NODES.clear)
 
 
-def _node(r: dict[str, Any], file: str | None) -> Node:
+def _node(r: dict[str, Any], name: str, inputs: tuple[str, ...], file: str | None) -> Node:
     """The node of a read layer. A layer read from a remembered entry (`_read_layer_memo`)
     with the same name and inputs is the same node as last time: the very same object, so
     what the passes keep on a node (its memo key, its lowering) is found again."""
     key = r.get("key")
     if key is not None:
-        key = (key, r["name"], tuple(r["inputs"]), file)
+        key = (key, name, inputs, file)
         hit = _NODES.get(key)
         if hit is not None:
             return hit
-    node = Node(name=r["name"], op=r["op"].name, attrs=r["attrs"], inputs=tuple(r["inputs"]),
-                outputs=(r["name"],), where=Location(file, r["line"]), trainable=r["trainable"])
+    node = Node(name=name, op=r["op"].name, attrs=r["attrs"], inputs=inputs,
+                outputs=(name,), where=Location(file, r["line"]), trainable=r["trainable"])
     if key is not None:
         if len(_NODES) >= 4096:
             _NODES.clear()
@@ -401,6 +457,8 @@ def _node(r: dict[str, Any], file: str | None) -> Node:
 
 _READ_LAYERS: dict[Hashable, dict[str, Any]] = {}
 _serials = itertools.count()
+_skeletons: dict[Hashable, int] = {}  # a reading's structure -> its number (`_plan_memo`)
+memo.also_clear(_skeletons.clear)
 memo.also_clear(_READ_LAYERS.clear)
 
 
@@ -416,6 +474,9 @@ def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str,
     if hit is None:
         hit = _read_layer(reader, entry, line)
         hit["key"] = next(_serials)  # names this reading for `_node`, cheaper than `key`
+        hit["skeleton"] = _skeletons.setdefault(
+            (hit["op"].name, hit["name"], None if hit["inputs"] is None else
+             tuple(hit["inputs"]), line, hit["auto"]), len(_skeletons))
         if len(_READ_LAYERS) >= 4096:
             _READ_LAYERS.clear()
         _READ_LAYERS[key] = hit
@@ -438,10 +499,11 @@ def _entry_key(entry: Any) -> Hashable | None:
     if value.__class__ in _SCALARS:
         return (kind, value.__class__, value)
     if value.__class__ is dict:
-        values = tuple(value.values())
-        classes = tuple(map(type, values))  # tells 1, 1.0 and True apart
+        classes = tuple(map(type, value.values()))  # tells 1, 1.0 and True apart
         if _SCALARS.issuperset(classes):
-            return (kind, tuple(value), values, classes, tuple(map(type, value)))
+            # keys need no classes: a reading is kept only when every key is an argument
+            # name, and no other key equals a string
+            return (kind, tuple(value.items()), classes)
     return None
 
 

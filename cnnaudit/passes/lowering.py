@@ -330,6 +330,8 @@ def _eliminate_dead(graph: Graph) -> Graph:
         if len(alive) == len(nodes):
             break
         nodes = alive
+    if len(nodes) == len(graph.nodes):
+        return graph
     return Graph(name=graph.name, nodes=tuple(nodes), inputs=graph.inputs,
                  outputs=graph.outputs, source=graph.source, format=graph.format,
                  warnings=graph.warnings, tensor_dtypes=graph.tensor_dtypes,

@@ -104,7 +104,7 @@ def plan_memory(
     head = plan_size(planned, offsets)
     steps = len(graph.nodes)
     live = live_bytes(planned, steps)
-    peak_step = max(range(steps), key=lambda s: live[s]) if steps else 0
+    peak_step = live.index(max(live)) if steps else 0  # the first step of the peak
     tail, arena = _arena(graph, shapes, dtype, runtime, head, len(planned), len(scratch))
     return MemoryPlan(
         buffers=tuple(buffers),
