@@ -122,7 +122,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device_costs = layer_costs(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
-    reported = [memo.on_node(node, ("report", dt.name, *(shapes[t] for t in node.inputs)),
+    reported = [memo.on_node(node, ("report", dt.name, *map(shapes.__getitem__, node.inputs)),
                              _layer_report, graph, shapes, costs[node.name], dt)
                 for node in graph.nodes]
     layers = tuple(r for r, _ in reported)

@@ -389,7 +389,8 @@ def _plan(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]]) ->
                           "omitted)")
 
     # A layer without `inputs` takes the previous layer.
-    wired = [{"name": n, "op": r["op"], "line": r["line"], "inputs": r["inputs"]}
+    wired = [{"name": n, "op": r["op"], "line": r["line"],
+              "inputs": None if r["inputs"] is None else list(r["inputs"])}
              for n, r in zip(names, raw, strict=True)]
     by_name = {r["name"]: r for r in wired}
     previous: str | None = None
@@ -465,7 +466,8 @@ memo.also_clear(_READ_LAYERS.clear)
 def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:
     """`_read_layer`; an entry of plain values (`- batch_norm`, `- conv2d: {filters: 8}`,
     as a search loop writes its candidates) reads the same every time, so its reading is
-    kept. The result is copied: callers replace its values, and get their own list."""
+    kept. Readings are shared: nothing changes them after `_read_layer` (`_plan` names and
+    wires copies)."""
     key = _entry_key(entry) if memo.fast() else None
     if key is None:
         return _read_layer(reader, entry, line)
@@ -480,10 +482,7 @@ def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str,
         if len(_READ_LAYERS) >= 4096:
             _READ_LAYERS.clear()
         _READ_LAYERS[key] = hit
-    out = dict(hit)
-    if out["inputs"] is not None:
-        out["inputs"] = list(out["inputs"])
-    return out
+    return hit
 
 
 def _entry_key(entry: Any) -> Hashable | None:

@@ -132,7 +132,8 @@ def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape 
     if facts is None:
         facts = {}
         object.__setattr__(node, "_facts", facts)
-    local = (compute, output, *inputs) if get(node.op).rules_read_inputs else compute
+    # the node and its input shapes decide its output shape: `output` adds nothing here
+    local = (compute, *inputs) if get(node.op).rules_read_inputs else compute
     hit = facts.get(local, _MISSING)
     if hit is _MISSING:
         hit = facts[local] = rule(compute, node.op, node.attrs, inputs, output,

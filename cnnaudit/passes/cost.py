@@ -36,7 +36,7 @@ def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
     """Cost of every node, keyed by node name."""
     out: dict[str, LayerCost] = {}
     for node in graph.nodes:
-        ins = [shapes[t] for t in node.inputs]
+        ins = list(map(shapes.__getitem__, node.inputs))  # map: no frame per node (3.11)
         result = shapes[node.outputs[0]]
         # A shared layer's later calls reuse the first call's weights: count them once.
         cost = memo.node_rule(_cost, node, ins, result)

@@ -185,15 +185,12 @@ def estimate_flash(graph: Graph, costs: dict[str, LayerCost], dtype: DType) -> F
     """A .tflite file is its own flash size (the rest is overhead); a lowered graph's file is
     estimated from its tensors, operators and names."""
     weights = biases = quant = 0
+    key = ("stored", dtype.name)
     for node in graph.nodes:
-        if ops.get(node.op).node_cost_class(node.attrs) is CostClass.IDENTITY:
-            continue
-        for w in costs[node.name].weights:
-            if w.role == "bias":
-                biases += dtype.data_bytes(w)
-            else:
-                weights += dtype.data_bytes(w)
-            quant += dtype.quant_bytes(w)
+        w, b, q = memo.on_node(node, key, _stored, costs[node.name], dtype)
+        weights += w
+        biases += b
+        quant += q
     if graph.file_size is not None:
         stored = weights + biases + quant
         return FlashEstimate(weights, biases, quant, max(graph.file_size - stored, 0), True)
@@ -211,6 +208,20 @@ def _tensor(q: bool, rank: int, name: int, channels: int, data: int | None) -> i
     if data is not None:
         b += CONSTANT_BYTES + (data + 3) // 4 * 4
     return b
+
+
+def _stored(node: Node, cost: LayerCost, dtype: DType) -> tuple[int, int, int]:
+    """Bytes of the node's weights, biases and quantization parameters in the file."""
+    weights = biases = quant = 0
+    if ops.get(node.op).node_cost_class(node.attrs) is CostClass.IDENTITY:
+        return 0, 0, 0
+    for w in cost.weights:
+        if w.role == "bias":
+            biases += dtype.data_bytes(w)
+        else:
+            weights += dtype.data_bytes(w)
+        quant += dtype.quant_bytes(w)
+    return weights, biases, quant
 
 
 def _file_bytes(graph: Graph, dtype: DType) -> int:

@@ -91,7 +91,7 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
             producer[t] = node.name
         if node.op == "input":
             continue
-        ins, out = [shapes[t] for t in node.inputs], shapes[node.outputs[0]]
+        ins, out = list(map(shapes.__getitem__, node.inputs)), shapes[node.outputs[0]]
         steps = memo.node_rule(_lower_layer, node, ins, out)
         if steps is None:
             steps = [Lowered(f"UNKNOWN:{node.op}", shapes[node.outputs[0]])]
@@ -165,7 +165,10 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
             consumer = chains[chain.consumers[0]]
             consumer.names[0] = (*consumer.names[0], ("", ""), *_names(node, Lowered("PAD", ())))
             continue
-        src = _source(chains, producer, node)
+        activation = len(chain.steps) == 1 and chain.steps[0].builtin in ("RELU", "RELU6") \
+            and node.attrs.get("activation") in FUSED_ACTIVATIONS
+        src = _source(chains, producer, node) if activation or node.op == "batch_norm" \
+            else None  # only these fold into the operator before them
         last = src.steps[-1] if src else None
         if node.op == "batch_norm" and last and last.builtin in FOLDS_BATCH_NORM \
                 and last.activation == "NONE":
@@ -179,10 +182,8 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
             layer = _names(node, Lowered("BN", ()))[0][0]
             src.names[-1] = (*src.names[-1], *((layer, o) for o in ops_))
             chain.steps = []
-        elif chain.steps and len(chain.steps) == 1 and last and last.activation == "NONE" \
-                and last.builtin in FUSES_ACTIVATION \
-                and chain.steps[0].builtin in ("RELU", "RELU6") \
-                and node.attrs.get("activation") in FUSED_ACTIVATIONS:
+        elif activation and last and last.activation == "NONE" \
+                and last.builtin in FUSES_ACTIVATION:
             fused = chain.steps[0].builtin
             src.steps[-1] = memo.shared(("fuse", id(last), fused), (last,), _fused, last, fused)
             src.names[-1] = (*src.names[-1], *chain.names[0])
@@ -246,7 +247,7 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
             dtypes[node.name] = act_dtype
             continue
         chain = chains[node.name]
-        inputs = [resolve(t) for t in node.inputs]
+        inputs = list(map(resolve, node.inputs))
         if not chain.steps:
             alias[node.outputs[0]] = inputs[0]
             continue
@@ -325,8 +326,10 @@ def _eliminate_dead(graph: Graph) -> Graph:
     """Drop operators whose outputs nothing reads (a RESHAPE whose work was undone)."""
     nodes = list(graph.nodes)
     while True:
-        read = {t for n in nodes for t in n.inputs} | set(graph.outputs)
-        alive = [n for n in nodes if n.op == "input" or any(t in read for t in n.outputs)]
+        read = set(graph.outputs)
+        for n in nodes:
+            read.update(n.inputs)
+        alive = [n for n in nodes if n.op == "input" or not read.isdisjoint(n.outputs)]
         if len(alive) == len(nodes):
             break
         nodes = alive

@@ -225,8 +225,10 @@ def _arena(graph: Graph, shapes: dict[str, Shape], dtype: DType, runtime: Runtim
            head: int, n_buffers: int, n_scratch: int) -> tuple[int, int]:
     """(tail bytes, smallest working arena) by replaying the allocator's steps."""
     operators = [n for n in graph.nodes if n.op == "tflite"]
+    key = ("arena", runtime.pointer, dtype.name)
+    facts = [memo.on_node(n, key, _operator_facts, graph, dtype, runtime) for n in operators]
     n_tensors = graph.tensor_count if graph.tensor_count is not None else (
-        len(graph.inputs) + sum(len(n.outputs) + len(n.attrs["constants"]) for n in operators))
+        len(graph.inputs) + sum(f[5] for f in facts))
     ptr = runtime.pointer
     tail = _Tail()
     for size, alignment in runtime.allocator_objects:
@@ -234,20 +236,18 @@ def _arena(graph: Graph, shapes: dict[str, Shape], dtype: DType, runtime: Runtim
     tail.alloc(runtime.subgraph_allocation, ptr)
     tail.alloc(runtime.eval_tensor * n_tensors, ptr)
     tail.alloc(runtime.node * len(operators), ptr)
-    key = ("arena", ptr, dtype.name)
-    facts = [memo.on_node(n, key, _operator_facts, graph, dtype, runtime) for n in operators]
     # tail.alloc inlined: these loops run once per operator of every audit
     used = tail.used
-    for params, _, _, _, _ in facts:
+    for params, _, _, _, _, _ in facts:
         if params:
             used = (used + params + 3) // 4 * 4
-    for _, opdata, _, _, _ in facts:
+    for _, opdata, _, _, _, _ in facts:
         if opdata:
             used = (used + opdata + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
     prepare_peak = 0
     request = runtime.scratch_request
     requests = REQUEST_SLACK
-    for _, _, channels, scratch, temporaries in facts:
+    for _, _, channels, scratch, temporaries, _ in facts:
         if channels:
             used = (used + 4 * channels + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
             used = (used + 4 * channels + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
@@ -272,9 +272,10 @@ def _arena(graph: Graph, shapes: dict[str, Shape], dtype: DType, runtime: Runtim
 
 
 def _operator_facts(node: Node, graph: Graph, dtype: DType,
-                    runtime: Runtime) -> tuple[int, int, int, int, int]:
+                    runtime: Runtime) -> tuple[int, int, int, int, int, int]:
     """What one operator puts in the arena: (its params struct, its OpData, per-channel
-    channels, scratch requests, Prepare's temporaries), 0 where it has none."""
+    channels, scratch requests, Prepare's temporaries), 0 where it has none; and its
+    tensors (outputs and constants: one TfLiteEvalTensor each)."""
     builtin = node.attrs["builtin"]
     params = runtime.params_override.get(builtin, PARAMS[builtin]) if builtin in PARAMS else 0
     opdata = 0
@@ -282,7 +283,8 @@ def _operator_facts(node: Node, graph: Graph, dtype: DType,
         extra = COMPRESSION_EXTRA.get(builtin, 0) if runtime.compression else 0
         opdata = OPDATA[builtin][0 if runtime.pointer == 8 else 1] + extra
     return (params, opdata, _per_channel(node), _scratch_count(node),
-            _temporaries(graph, node, dtype, runtime))
+            _temporaries(graph, node, dtype, runtime),
+            len(node.outputs) + len(node.attrs["constants"]))
 
 
 def _scratch_count(node: Node) -> int:

@@ -37,7 +37,7 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
     """Map every tensor name to its shape (batch omitted)."""
     shapes: dict[str, Shape] = {}
     for node in graph.nodes:
-        inputs = [shapes[t] for t in node.inputs]
+        inputs = list(map(shapes.__getitem__, node.inputs))  # map: no frame per node (3.11)
         try:
             outs, problem = memo.node_rule(_output_shapes, node, inputs)
         except ops.OpError as exc:
