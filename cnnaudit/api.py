@@ -13,7 +13,7 @@ from .errors import SpecError
 from .ir import Graph, Node, Shape
 from .limits import DEFAULT, Limits
 from .ops import memo
-from .passes.cost import LayerCost, layer_costs
+from .passes.cost import LayerCost, layer_costs, node_cost
 from .passes.flash import estimate_flash
 from .passes.latency import OpWork, cycles_ms, load_families, op_work
 from .passes.lowering import lower
@@ -113,8 +113,9 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     """
     dt = get_dtype(graph.dtype or dtype)
     shapes = infer_shapes(graph)
-    costs = layer_costs(graph, shapes)
-    if graph.format == "tflite":
+    # a layer's cost is needed only for its row of the report, which its node keeps
+    costs = layer_costs(graph, shapes) if graph.format == "tflite" else None
+    if costs is not None:
         device, device_shapes, device_costs = graph, shapes, costs
     else:
         device = lower(graph, shapes, dt)
@@ -123,7 +124,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
     reported = [memo.on_node(node, ("report", dt.name, *map(shapes.__getitem__, node.inputs)),
-                             _layer_report, graph, shapes, costs[node.name], dt)
+                             _layer_report, graph, shapes, costs, dt)
                 for node in graph.nodes]
     layers = tuple(r for r, _ in reported)
     summary = ModelSummary(
@@ -131,9 +132,9 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         source=graph.source,
         format=graph.format,
         dtype=dt.name,
-        params=sum(c.params for c in costs.values()),
-        trainable_params=sum(c.trainable_params for c in costs.values()),
-        macs=sum(c.macs for c in costs.values()),
+        params=sum(r.params for r in layers),
+        trainable_params=sum(r.trainable_params for r in layers),
+        macs=sum(r.macs for r in layers),
         weights_bytes=flash.stored_weight_bytes,
         weights_bytes_by_dtype=FrozenDict({
             name: sum(b[k] for _, b in reported) for k, name in enumerate(DTYPES)
@@ -167,12 +168,14 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
                   timeline=timeline, buffers=buffers)
 
 
-def _layer_report(node: Node, graph: Graph, shapes: dict[str, Shape], cost: LayerCost,
+def _layer_report(node: Node, graph: Graph, shapes: dict[str, Shape],
+                  costs: Mapping[str, LayerCost] | None,
                   dt: DType) -> tuple[LayerReport, tuple[int, ...]]:
     """A layer's row of the report, and its weights' bytes at every dtype (DTYPES order):
     the same layer with the same input shapes recurs across candidates, so both are kept
     on its node."""
     op = ops.get(node.op)
+    cost = costs[node.name] if costs is not None else node_cost(node, shapes)
     return LayerReport(
         name=node.name,
         type=op.display_type(node.attrs),

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import ops
 from ..dtypes import DType
-from ..ir import Graph, Shape
+from ..ir import Graph, Node, Shape
 from ..ops import memo
 from ..ops.base import Weight
 
@@ -34,18 +34,19 @@ class LayerCost:
 
 def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
     """Cost of every node, keyed by node name."""
-    out: dict[str, LayerCost] = {}
-    for node in graph.nodes:
-        ins = list(map(shapes.__getitem__, node.inputs))  # map: no frame per node (3.11)
-        result = shapes[node.outputs[0]]
-        # A shared layer's later calls reuse the first call's weights: count them once.
-        cost = memo.node_rule(_cost, node, ins, result)
-        if node.shares_weights_of:
-            cost = LayerCost(0, 0, cost.macs, ())
-        elif not node.trainable and cost.trainable_params:
-            cost = replace(cost, trainable_params=0)
-        out[node.name] = cost
-    return out
+    return {node.name: node_cost(node, shapes) for node in graph.nodes}
+
+
+def node_cost(node: Node, shapes: Mapping[str, Shape]) -> LayerCost:
+    """The cost of one node, its tensors' shapes known."""
+    ins = list(map(shapes.__getitem__, node.inputs))  # map: no frame per node (3.11)
+    cost = memo.node_rule(_cost, node, ins, shapes[node.outputs[0]])
+    # A shared layer's later calls reuse the first call's weights: count them once.
+    if node.shares_weights_of:
+        return LayerCost(0, 0, cost.macs, ())
+    if not node.trainable and cost.trainable_params:
+        return replace(cost, trainable_params=0)
+    return cost
 
 
 def _cost(name: str, attrs: Mapping[str, Any], ins: Sequence[Shape],

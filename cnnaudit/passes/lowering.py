@@ -163,7 +163,9 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 _padding_absorbed(node, chains[chain.consumers[0]].node, shapes):
             chain.steps = []
             consumer = chains[chain.consumers[0]]
-            consumer.names[0] = (*consumer.names[0], ("", ""), *_names(node, Lowered("PAD", ())))
+            consumer.names[0] = memo.shared(
+                ("pad", id(consumer.names[0]), id(node)), (consumer.names[0], node),
+                _padded_names, consumer.names[0], node)
             continue
         activation = len(chain.steps) == 1 and chain.steps[0].builtin in ("RELU", "RELU6") \
             and node.attrs.get("activation") in FUSED_ACTIVATIONS
@@ -173,20 +175,17 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
         if node.op == "batch_norm" and last and last.builtin in FOLDS_BATCH_NORM \
                 and last.activation == "NONE":
             src.steps[-1] = memo.shared(("bn", id(last)), (last,), _with_bias, last)
-            # the converter names the folded operator after the batch norm's ops too: its
-            # shift (add_1, sub), and its scale (mul_1, mul) unless that went into a kernel
-            # with no bias add of its own
-            scale = last.builtin != "CONV_2D" or any(p == "BiasAdd" for _, p in src.names[-1])
-            ops_ = ("batchnorm/add_1", "batchnorm/sub") + (
-                ("batchnorm/mul_1", "batchnorm/mul") if scale else ())
-            layer = _names(node, Lowered("BN", ()))[0][0]
-            src.names[-1] = (*src.names[-1], *((layer, o) for o in ops_))
+            src.names[-1] = memo.shared(
+                ("bn-names", id(src.names[-1]), id(node), last.builtin),
+                (src.names[-1], node), _batch_norm_names, src.names[-1], node, last.builtin)
             chain.steps = []
         elif activation and last and last.activation == "NONE" \
                 and last.builtin in FUSES_ACTIVATION:
             fused = chain.steps[0].builtin
             src.steps[-1] = memo.shared(("fuse", id(last), fused), (last,), _fused, last, fused)
-            src.names[-1] = (*src.names[-1], *chain.names[0])
+            src.names[-1] = memo.shared(
+                ("fused-names", id(src.names[-1]), id(chain.names[0])),
+                (src.names[-1], chain.names[0]), _joined, src.names[-1], chain.names[0])
             chain.steps = []
         elif node.op == "flatten" and len(chain.consumers) == 1 and \
                 chains.get(chain.consumers[0]) is not None and \
@@ -198,6 +197,27 @@ def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 chains.get(chain.consumers[0]) is not None and \
                 chains[chain.consumers[0]].node.op in FOLDS_RESCALING:
             chain.steps = []
+
+
+# The folds below make each operator's names once: a names tuple is then always the same
+# object, and the operator nodes are shared by its id (`_build`).
+def _padded_names(names: Names, padding: Node) -> Names:
+    return (*names, ("", ""), *_names(padding, Lowered("PAD", ())))
+
+
+def _batch_norm_names(names: Names, batch_norm: Node, builtin: str) -> Names:
+    """The converter names the folded operator after the batch norm's ops too: its shift
+    (add_1, sub), and its scale (mul_1, mul) unless that went into a kernel with no bias
+    add of its own."""
+    scale = builtin != "CONV_2D" or any(p == "BiasAdd" for _, p in names)
+    ops_ = ("batchnorm/add_1", "batchnorm/sub") + (
+        ("batchnorm/mul_1", "batchnorm/mul") if scale else ())
+    layer = _names(batch_norm, Lowered("BN", ()))[0][0]
+    return (*names, *((layer, o) for o in ops_))
+
+
+def _joined(names: Names, more: Names) -> Names:
+    return (*names, *more)
 
 
 def _fused(step: Lowered, activation: str) -> Lowered:
@@ -265,13 +285,12 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
                 continue
             in_shape = shapes.get(node.inputs[0]) if node.inputs else None
             names = chain.names[i]
-            made = memo.shared(
-                ("op", id(step), id(node), names, name, tuple(current), in_shape, dtype.name,
-                 graph.source), (step, node),
+            made, made_dtypes = memo.shared(
+                ("op", id(step), id(node), id(names), name, tuple(current), in_shape,
+                 dtype.name, graph.source), (step, node, names),
                 _operator, step, names, name, current, in_shape, dtype, node, graph.source)
             nodes.extend(made)
-            for n in made:
-                dtypes[n.name] = n.attrs["output_dtypes"][0]
+            dtypes.update(made_dtypes)
             if step.builtin == "RESHAPE" and len(current) == 1:
                 reshape_source[name] = (current[0], _shape_of(current[0], nodes, graph, shapes))
             current = [name]
@@ -290,7 +309,7 @@ def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
 
 def _operator(step: Lowered, names: Names, name: str, current: Sequence[str],
               in_shape: Shape | None, dtype: DType, owner: Node,
-              source: str) -> tuple[Node, ...]:
+              source: str) -> tuple[tuple[Node, ...], tuple[tuple[str, str], ...]]:
     """The tflite node of one lowered step, after the DEQUANTIZE nodes of its weights (at
     float16). The same step, wired the same way, recurs across a search loop's candidates:
     the caller shares the nodes, and with them what passes keep on a node."""
@@ -319,7 +338,7 @@ def _operator(step: Lowered, names: Names, name: str, current: Sequence[str],
         outputs=(name,),
         where=owner.where if owner.where.line else Location(source),
     ))
-    return tuple(made)
+    return tuple(made), tuple((n.name, n.attrs["output_dtypes"][0]) for n in made)
 
 
 def _eliminate_dead(graph: Graph) -> Graph:

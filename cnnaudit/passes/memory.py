@@ -138,10 +138,10 @@ def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
         if cost_class is CostClass.IDENTITY:
             root[node.outputs[0]] = root[node.inputs[0]]
             continue
+        start = 0 if cost_class is CostClass.INPUT else step
         for t, size in zip(node.outputs, out_bytes, strict=True):
             root[t] = t
-            first[t] = 0 if cost_class is CostClass.INPUT else step
-            last[t] = max(last.get(t, first[t]), first[t])
+            first[t] = last[t] = start  # nothing read it before (topological order)
             sizes[t] = size
     for t in graph.outputs:
         last[root[t]] = end

@@ -36,9 +36,31 @@ def _tflite_nodes(graph: Graph) -> list[Node]:
     return got
 
 
+def _by_builtin(graph: Graph) -> dict[str, list[tuple[int, Node]]]:
+    """Each builtin's operators with their positions, builtins in first-use order: most
+    rules are about a few builtins, and need not walk every operator."""
+    got: dict[str, list[tuple[int, Node]]] | None = graph.__dict__.get("_by_builtin")
+    if got is None:
+        got = {}
+        for i, node in enumerate(_tflite_nodes(graph)):
+            got.setdefault(node.attrs["builtin"], []).append((i, node))
+        object.__setattr__(graph, "_by_builtin", got)
+    return got
+
+
+def _operators_of(graph: Graph, wanted: Callable[[str], bool]) -> list[Node]:
+    """The operators whose builtin is `wanted`, in graph order."""
+    groups = [nodes for builtin, nodes in _by_builtin(graph).items() if wanted(builtin)]
+    if len(groups) == 1:
+        return [n for _, n in groups[0]]
+    return [n for _, n in sorted((p for group in groups for p in group),
+                                 key=lambda p: p[0])]
+
+
 def builtin_supported(graph: Graph) -> Iterator[Finding]:
     """Every builtin operator must be one TFLite Micro's op resolver can register."""
-    for node in _tflite_nodes(graph):
+    for node in _operators_of(graph, lambda b: b.startswith("UNKNOWN:") or (
+            not b.startswith("CUSTOM:") and b not in RESOLVER_METHOD)):
         builtin = node.attrs["builtin"]
         if builtin.startswith("UNKNOWN:"):
             yield Finding("warning", "builtin_supported", node.name,
@@ -54,7 +76,7 @@ def builtin_supported(graph: Graph) -> Iterator[Finding]:
 def custom_ops(graph: Graph) -> Iterator[Finding]:
     """A custom operator runs only if its kernel is registered by hand; only a few ship with
     TFLite Micro."""
-    for node in _tflite_nodes(graph):
+    for node in _operators_of(graph, lambda b: b.startswith("CUSTOM:")):
         builtin = node.attrs["builtin"]
         if builtin.startswith("CUSTOM:"):
             name = builtin.removeprefix("CUSTOM:")
@@ -82,9 +104,7 @@ def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro has no hybrid kernels: an operator with int8 weights must take int8
     inputs, so dynamic-range quantized models do not run."""
     shapes_dtype = graph.tensor_dtypes
-    for node in _tflite_nodes(graph):
-        if node.attrs["builtin"] not in COMPUTE_WITH_WEIGHTS:
-            continue
+    for node in _operators_of(graph, COMPUTE_WITH_WEIGHTS.__contains__):
         constants = node.attrs["constants"]
         kernel = constants[0] if constants and constants[0][0] == 1 else next(
             (c for c in constants if c[0] == 1), None)
@@ -99,8 +119,8 @@ def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
 def float16_weights(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro's DEQUANTIZE reads int8, int16 and uint8 only: float16-quantized
     weights cannot be expanded on a microcontroller."""
-    for node in _tflite_nodes(graph):
-        if node.attrs["builtin"] == "DEQUANTIZE" and any(
+    for node in _operators_of(graph, "DEQUANTIZE".__eq__):
+        if any(
                 c[2] == "float16" for c in node.attrs["constants"]):
             yield Finding("error", "float16_weights", node.name,
                           "DEQUANTIZE of float16 weights is not supported by TFLite Micro; "
@@ -125,10 +145,8 @@ def float_inside_int8(graph: Graph) -> Iterator[Finding]:
 def quantize_at_edges(graph: Graph) -> Iterator[Finding]:
     """QUANTIZE and DEQUANTIZE belong at the model's inputs and outputs; in the middle they
     mean part of the graph falls back to float."""
-    for node in _tflite_nodes(graph):
+    for node in _operators_of(graph, EDGE_OPS.__contains__):
         builtin = node.attrs["builtin"]
-        if builtin not in EDGE_OPS:
-            continue
         quantized_input = all(graph.tensor_dtypes.get(t) in ("int8", "int16", "uint8")
                               for t in node.inputs)
         if (builtin == "QUANTIZE" and not set(node.inputs) <= set(graph.inputs)
@@ -147,7 +165,7 @@ def fixed_batch(graph: Graph) -> Iterator[Finding]:
     """Models for microcontrollers are converted with a batch of 1: a dynamic batch makes the
     converter compute shapes at run time (SHAPE, STRIDED_SLICE, PACK before RESHAPE), which
     costs time and arena, and leaves placeholder shapes in the file."""
-    first = next((n for n in _tflite_nodes(graph) if n.attrs["builtin"] == "SHAPE"), None)
+    first = next(iter(_operators_of(graph, "SHAPE".__eq__)), None)
     if first is not None:
         yield Finding("warning", "fixed_batch", first.name,
                       "the model computes shapes at run time (a dynamic batch dimension); "
@@ -167,7 +185,4 @@ def check_support(graph: Graph) -> list[Finding]:
 
 def resolver_ops(graph: Graph) -> list[str]:
     """The distinct operators the model needs, in first-use order."""
-    seen: dict[str, None] = {}
-    for node in _tflite_nodes(graph):
-        seen.setdefault(node.attrs["builtin"], None)
-    return list(seen)
+    return list(_by_builtin(graph))
