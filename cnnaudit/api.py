@@ -13,7 +13,7 @@ from .errors import SpecError
 from .ir import Graph, Node, Shape
 from .limits import DEFAULT, Limits
 from .ops import memo
-from .passes.cost import LayerCost, layer_costs, node_cost
+from .passes.cost import LayerCost, LazyCosts, layer_costs, node_cost
 from .passes.flash import estimate_flash
 from .passes.latency import OpWork, cycles_ms, load_families, op_work
 from .passes.lowering import lower
@@ -120,7 +120,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     else:
         device = lower(graph, shapes, dt)
         device_shapes = infer_shapes(device)
-        device_costs = layer_costs(device, device_shapes)
+        device_costs = LazyCosts(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
     reported = [memo.on_node(node, ("report", dt.name, *map(shapes.__getitem__, node.inputs)),

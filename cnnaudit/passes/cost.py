@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,6 +35,30 @@ class LayerCost:
 def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:
     """Cost of every node, keyed by node name."""
     return {node.name: node_cost(node, shapes) for node in graph.nodes}
+
+
+class LazyCosts(Mapping[str, LayerCost]):
+    """`layer_costs`, each node's worked out when first asked for: the passes that read a
+    lowered graph's costs keep their answers on its (shared) nodes, and ask only on a miss."""
+
+    def __init__(self, graph: Graph, shapes: Mapping[str, Shape]) -> None:
+        self._graph, self._shapes = graph, shapes
+        self._nodes: dict[str, Node] | None = None
+        self._done: dict[str, LayerCost] = {}
+
+    def __getitem__(self, name: str) -> LayerCost:
+        got = self._done.get(name)
+        if got is None:
+            if self._nodes is None:
+                self._nodes = {n.name: n for n in self._graph.nodes}
+            got = self._done[name] = node_cost(self._nodes[name], self._shapes)
+        return got
+
+    def __iter__(self) -> Iterator[str]:
+        return (n.name for n in self._graph.nodes)
+
+    def __len__(self) -> int:
+        return len(self._graph.nodes)
 
 
 def node_cost(node: Node, shapes: Mapping[str, Shape]) -> LayerCost:

@@ -14,7 +14,7 @@ few averaged constants are marked.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .. import ops
@@ -181,13 +181,14 @@ def _constant_names(builtin: str, pairs: Names) -> tuple[Names, Names]:
     return kernel, bias
 
 
-def estimate_flash(graph: Graph, costs: dict[str, LayerCost], dtype: DType) -> FlashEstimate:
+def estimate_flash(graph: Graph, costs: Mapping[str, LayerCost],
+                   dtype: DType) -> FlashEstimate:
     """A .tflite file is its own flash size (the rest is overhead); a lowered graph's file is
     estimated from its tensors, operators and names."""
     weights = biases = quant = 0
     key = ("stored", dtype.name)
     for node in graph.nodes:
-        w, b, q = memo.on_node(node, key, _stored, costs[node.name], dtype)
+        w, b, q = memo.on_node(node, key, _stored, costs, dtype)
         weights += w
         biases += b
         quant += q
@@ -210,12 +211,12 @@ def _tensor(q: bool, rank: int, name: int, channels: int, data: int | None) -> i
     return b
 
 
-def _stored(node: Node, cost: LayerCost, dtype: DType) -> tuple[int, int, int]:
+def _stored(node: Node, costs: Mapping[str, LayerCost], dtype: DType) -> tuple[int, int, int]:
     """Bytes of the node's weights, biases and quantization parameters in the file."""
     weights = biases = quant = 0
     if ops.get(node.op).node_cost_class(node.attrs) is CostClass.IDENTITY:
         return 0, 0, 0
-    for w in cost.weights:
+    for w in costs[node.name].weights:
         if w.role == "bias":
             biases += dtype.data_bytes(w)
         else:
