@@ -18,7 +18,7 @@ from .passes.flash import estimate_flash
 from .passes.latency import OpWork, cycles_ms, load_families, op_work
 from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
-from .passes.shapes import infer_shapes
+from .passes.shapes import LazyShapes, infer_shapes
 from .passes.support import Finding, check_support, resolver_ops
 from .report import ArenaBuffer, FrozenDict, LayerReport, ModelSummary, Report, TimelineStep
 from .verdict import Latency, judge
@@ -119,7 +119,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device, device_shapes, device_costs = graph, shapes, costs
     else:
         device = lower(graph, shapes, dt)
-        device_shapes = infer_shapes(device)
+        device_shapes = LazyShapes(device)
         device_costs = LazyCosts(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
@@ -160,10 +160,9 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     buffers = tuple(ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
                     for b in memory.buffers)
     timeline = tuple(
-        TimelineStep(n.name, ops.get(n.op).display_type(n.attrs), live,
-                     device_shapes[n.outputs[0]])
-        for n, live in zip(device.nodes, memory.live_by_step, strict=True)
-    )
+        TimelineStep(n.name, kind, live, shape) for (kind, shape), n, live in zip(
+            (memo.on_node(n, "step", _step, device_shapes) for n in device.nodes),
+            device.nodes, memory.live_by_step, strict=True))
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
                   timeline=timeline, buffers=buffers)
 
@@ -190,6 +189,11 @@ def _layer_report(node: Node, graph: Graph, shapes: dict[str, Shape],
         info=op.describe(node.attrs),
     ), tuple(cost.weight_bytes(other) for other in DTYPES.values()) if graph.dtype is None \
         else ()
+
+
+def _step(node: Node, shapes: Mapping[str, Shape]) -> tuple[str, Shape]:
+    """An operator's type and output shape, for its timeline step."""
+    return ops.get(node.op).display_type(node.attrs), shapes[node.outputs[0]]
 
 
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:

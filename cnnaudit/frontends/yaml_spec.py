@@ -307,7 +307,8 @@ def graph_from_spec(
     for gname, attrs, line in reader.graph_inputs(doc):
         raw.append({"name": gname, "op": ops.get("input"), "attrs": attrs, "inputs": None,
                     "line": line, "trainable": True, "auto": "input",
-                    "skeleton": ("input", gname, line)})
+                    "skeleton": ("input", gname, line),
+                    "key": ("input", tuple(attrs["shape"]), line)})  # for `_node`
     lines = layers.item_lines if isinstance(layers, _Seq) else [None] * len(layers)
     for entry, line in zip(layers, lines, strict=True):
         raw.append(_read_layer_memo(reader, entry, line))

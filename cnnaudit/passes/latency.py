@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,10 @@ _FAMILIES: dict[tuple[str, int], dict[str, KernelFamily]] = {}
 def load_families(path: Path | None = None) -> dict[str, KernelFamily]:
     """Every kernel family by id; a family may be another family's cycles times `scale`."""
     path = path or builtin_path()
-    key = (str(path), path.stat().st_mtime_ns if path.exists() else 0)
+    try:  # one stat per audit (os.stat: pathlib's costs more than a small audit's latency)
+        key = (str(path), os.stat(path).st_mtime_ns)
+    except OSError:
+        key = (str(path), 0)
     if key not in _FAMILIES:
         _FAMILIES[key] = _parse(path)
     return _FAMILIES[key]

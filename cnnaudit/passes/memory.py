@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import ops
@@ -92,7 +93,7 @@ class MemoryPlan:
 
 
 def plan_memory(
-    graph: Graph, shapes: dict[str, Shape], dtype: DType, pointer_bytes: int = 4,
+    graph: Graph, shapes: Mapping[str, Shape], dtype: DType, pointer_bytes: int = 4,
 ) -> MemoryPlan:
     """Plan the arena for a TFLite-level graph; `pointer_bytes` picks the runtime (4: a
     microcontroller; 8: the tflite-micro interpreter on a 64-bit host, for `verify`)."""
@@ -121,7 +122,7 @@ def plan_memory(
     )
 
 
-def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffer]:
+def _buffers(graph: Graph, shapes: Mapping[str, Shape], dtype: DType) -> list[Buffer]:
     """One buffer per non-constant tensor, in tensor order, with TFLM's lifetimes: graph
     inputs from step 0, an operator's outputs from its step, every tensor until the last
     step that reads it, graph outputs until the end. Identity ops share their input."""
@@ -148,7 +149,7 @@ def _buffers(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffe
     return [Buffer(t, sizes[t], first[t], last[t]) for t in first if sizes[t]]
 
 
-def _outputs(node: Node, graph: Graph, shapes: dict[str, Shape],
+def _outputs(node: Node, graph: Graph, shapes: Mapping[str, Shape],
              dtype: DType) -> tuple[CostClass, tuple[int, ...]]:
     """How the node uses memory, and the bytes of each of its outputs."""
     cost_class = ops.get(node.op).node_cost_class(node.attrs)
@@ -157,7 +158,7 @@ def _outputs(node: Node, graph: Graph, shapes: dict[str, Shape],
     return cost_class, tuple(tensor_bytes(graph, shapes, t, dtype) for t in node.outputs)
 
 
-def tensor_bytes(graph: Graph, shapes: dict[str, Shape], tensor: str, dtype: DType) -> int:
+def tensor_bytes(graph: Graph, shapes: Mapping[str, Shape], tensor: str, dtype: DType) -> int:
     """Bytes of an activation tensor: its own type when the file says, else the dtype's."""
     declared = graph.tensor_dtypes.get(tensor)
     per = ELEMENT_BYTES.get(declared, dtype.activation_bytes) if declared else (
@@ -170,30 +171,35 @@ def _quantized(graph: Graph, tensor: str, dtype: DType) -> bool:
     return declared in QUANTIZED if declared else dtype.quantized
 
 
-def _scratch(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> list[Buffer]:
+def _scratch(graph: Graph, shapes: Mapping[str, Shape], dtype: DType) -> list[Buffer]:
     """Scratch the reference kernels request in Prepare, live during their own step:
     MEAN/SUM keep an int32 accumulator for int8 and, like REDUCE_MAX, index arrays; an int8
     TRANSPOSE_CONV accumulates its whole output in int32."""
     out = []
+    key = ("scratch", dtype.name)
     for step, node in enumerate(graph.nodes):
         if node.op != "tflite" or node.attrs["builtin"] not in SCRATCH_OPS:
             continue
-        builtin = node.attrs["builtin"]
-        if builtin == "TRANSPOSE_CONV":
-            if node.inputs and _quantized(graph, node.inputs[0], dtype):
-                size = 4 * math.prod(shapes[node.outputs[0]])
-                out.append(Buffer(f"{node.name}/scratch0", size, step, step))
-            continue
-        if not node.inputs:
-            continue
-        rank = len(shapes[node.inputs[0]]) + 1  # the file's shapes carry the batch
-        axes = next((math.prod(c[1]) for c in node.attrs["constants"] if c[0] == 1), 1)
-        sizes = []
-        if builtin != "REDUCE_MAX" and _quantized(graph, node.inputs[0], dtype):
-            sizes.append(4 * math.prod(shapes[node.outputs[0]]))
-        sizes += [4 * rank, 4 * axes]
+        sizes = memo.on_node(node, key, _scratch_sizes, graph, shapes, dtype)
         out += [Buffer(f"{node.name}/scratch{i}", s, step, step) for i, s in enumerate(sizes)]
     return out
+
+
+def _scratch_sizes(node: Node, graph: Graph, shapes: Mapping[str, Shape],
+                   dtype: DType) -> tuple[int, ...]:
+    builtin = node.attrs["builtin"]
+    if builtin == "TRANSPOSE_CONV":
+        if node.inputs and _quantized(graph, node.inputs[0], dtype):
+            return (4 * math.prod(shapes[node.outputs[0]]),)
+        return ()
+    if not node.inputs:
+        return ()
+    rank = len(shapes[node.inputs[0]]) + 1  # the file's shapes carry the batch
+    axes = next((math.prod(c[1]) for c in node.attrs["constants"] if c[0] == 1), 1)
+    sizes = []
+    if builtin != "REDUCE_MAX" and _quantized(graph, node.inputs[0], dtype):
+        sizes.append(4 * math.prod(shapes[node.outputs[0]]))
+    return (*sizes, 4 * rank, 4 * axes)
 
 
 SCRATCH_OPS = frozenset(("TRANSPOSE_CONV", "MEAN", "SUM", "REDUCE_MAX"))
@@ -221,7 +227,7 @@ def _per_channel(node: Node) -> int:
     return 0
 
 
-def _arena(graph: Graph, shapes: dict[str, Shape], dtype: DType, runtime: Runtime,
+def _arena(graph: Graph, shapes: Mapping[str, Shape], dtype: DType, runtime: Runtime,
            head: int, n_buffers: int, n_scratch: int) -> tuple[int, int]:
     """(tail bytes, smallest working arena) by replaying the allocator's steps."""
     operators = [n for n in graph.nodes if n.op == "tflite"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import ops
@@ -49,3 +49,26 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
         for t, out in zip(node.outputs, outs, strict=True):
             shapes[t] = out
     return shapes
+
+
+class LazyShapes(Mapping[str, Shape]):
+    """`infer_shapes`, run when a shape is first asked for: the passes that read a lowered
+    graph's shapes keep their answers on its (shared) nodes, and ask only on a miss."""
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+        self._shapes: dict[str, Shape] | None = None
+
+    def _all(self) -> dict[str, Shape]:
+        if self._shapes is None:
+            self._shapes = infer_shapes(self._graph)
+        return self._shapes
+
+    def __getitem__(self, tensor: str) -> Shape:
+        return self._all()[tensor]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
