@@ -83,3 +83,29 @@ def test_renamed_model_is_not_confused_with_the_first() -> None:
     memo.clear()
     assert [_fast(s, "int8") for s in (base, renamed)] == want
     assert want[0]["model"]["flash_bytes"] != want[1]["model"]["flash_bytes"]
+
+
+def test_a_candidate_made_of_known_layers_skips_the_device_passes(monkeypatch) -> None:
+    """The search-loop fast path: once every layer of a candidate has been audited with
+    its input shapes, a new candidate made of them (here: the same net renamed, so the
+    report cache cannot answer) is assembled from the answers kept on its shared nodes;
+    the lowered graph's shapes are never inferred again."""
+    from cnnaudit.passes import shapes
+
+    base = yaml.safe_load((ROOT / "examples" / "mlperf" / "vww_mobilenet_v1.yaml").read_text())
+    memo.clear()
+    api._REPORTS.clear()
+    first = cnnaudit.audit(base, None).to_dict()
+    lowered: list[str] = []
+    real = shapes.infer_shapes
+
+    def counting(graph):  # type: ignore[no-untyped-def]
+        if graph.format == "lowered":
+            lowered.append(graph.name)
+        return real(graph)
+
+    monkeypatch.setattr(shapes, "infer_shapes", counting)
+    renamed = cnnaudit.audit({**base, "name": "vww_renamed"}, None).to_dict()
+    assert lowered == []
+    assert renamed["model"]["arena_bytes"] == first["model"]["arena_bytes"]
+    assert renamed["model"]["flash_bytes"] != first["model"]["flash_bytes"]  # names differ

@@ -6,8 +6,10 @@ operator and say what to do. An `error` finding makes every microcontroller boar
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 
 from ..ir import Graph, Node
 from .tflm_ops import KNOWN_CUSTOM, RESOLVER_METHOD
@@ -93,7 +95,10 @@ def custom_ops(graph: Graph) -> Iterator[Finding]:
 
 def static_shapes(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro needs static shapes: every dimension except the batch must be known."""
-    for node in _tflite_nodes(graph):
+    nodes = _tflite_nodes(graph)
+    if not any(map(itemgetter("dynamic"), map(attrgetter("attrs"), nodes))):
+        return  # the usual answer, found without a Python step per operator
+    for node in nodes:
         if node.attrs["dynamic"]:
             yield Finding("error", "static_shapes", node.name,
                           f"{node.attrs['builtin']} has an output of dynamic shape; give the "
@@ -108,8 +113,8 @@ def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
         constants = node.attrs["constants"]
         kernel = constants[0] if constants and constants[0][0] == 1 else next(
             (c for c in constants if c[0] == 1), None)
-        if kernel is not None and kernel[2] == "int8" and any(
-                shapes_dtype.get(t) == "float32" for t in node.inputs):
+        if kernel is not None and kernel[2] == "int8" and \
+                "float32" in map(shapes_dtype.get, node.inputs):
             yield Finding("error", "no_hybrid_kernels", node.name,
                           f"{node.attrs['builtin']} has int8 weights but float32 input "
                           "(dynamic-range quantization); convert with full integer "
@@ -132,7 +137,11 @@ def float_inside_int8(graph: Graph) -> Iterator[Finding]:
     full-integer quantization failed for it (slower, and four times the RAM)."""
     if graph.dtype != "int8":
         return
-    for node in _tflite_nodes(graph):
+    nodes = _tflite_nodes(graph)
+    if "float32" not in itertools.chain.from_iterable(
+            map(itemgetter("output_dtypes"), map(attrgetter("attrs"), nodes))):
+        return  # the usual answer, found without a Python step per operator
+    for node in nodes:
         if node.attrs["builtin"] in EDGE_OPS:
             continue
         if "float32" in node.attrs["output_dtypes"]:
