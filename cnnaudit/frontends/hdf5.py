@@ -69,6 +69,10 @@ _V2_ORDER = struct.Struct("<BHBH")
 _CODES = {2: "H", 4: "I", 8: "Q"}
 _ENTRY = {(o, n): struct.Struct(f"<{_CODES[n]}{_CODES[o]}I") for o in _CODES for n in _CODES}
 _ALL_ONES = {n: 2 ** (8 * n) - 1 for n in _CODES}
+# a variable-length element: its length, then its global heap collection and object index
+_VLEN = {n: struct.Struct(f"<I{_CODES[n]}I") for n in _CODES}
+_SNOD = struct.Struct("<4sB1xH")  # signature, version, symbol count
+_TREE = struct.Struct("<4sBBH")  # signature, node type, level, entries used
 # a global heap object's header: index, reference count, reserved, size (a length)
 _GLOBAL = {n: struct.Struct(f"<HH4x{_CODES[n]}") for n in _CODES}
 _U32 = struct.Struct("<I")
@@ -382,12 +386,9 @@ class Reader:
         names = self.local_heap(heap)
         entry = 2 * self.offsets + 24
         for node in self._btree1(tree):
-            c = self.block(node, 8, "a symbol table node")
-            self.signature(c, b"SNOD")
-            if c.u8() != 1:
-                raise HDF5Error("symbol table node version is not 1")
-            c.need(1)
-            count = c.u16()
+            sig, version, count = _SNOD.unpack(self.read(node, 8, "a symbol table node"))
+            if sig != b"SNOD" or version != 1:
+                raise HDF5Error("a symbol table node has no SNOD signature (version 1)")
             data = self.read(node + 8, count * entry, "a symbol table node")
             self.step(count)
             fmt = _ENTRY[self.offsets, self.lengths]
@@ -415,23 +416,20 @@ class Reader:
                 raise HDF5Error("a group's B-tree has a cycle")
             seen.add(addr)
             self.step()
-            c = self.block(addr, 8 + 2 * self.offsets, "a group B-tree node")
-            self.signature(c, b"TREE")
-            if c.u8() != 0:
-                raise HDF5Error("a group's B-tree node is not a group node")
-            node_level, entries = c.u8(), c.u16()
-            c.address(), c.address()  # left and right siblings
+            head = 8 + 2 * self.offsets  # then the siblings' addresses, not needed
+            sig, kind, node_level, entries = _TREE.unpack(
+                self.read(addr, head, "a group B-tree node")[:8])
+            if sig != b"TREE" or kind != 0:
+                raise HDF5Error("a group's B-tree node is not a group node (TREE, type 0)")
             if level is not None and node_level != level:
                 raise HDF5Error("a group's B-tree levels are inconsistent")
             if node_level > MAX_DEPTH:
                 raise HDF5Error(f"a group's B-tree is {node_level} levels deep")
             self.step(entries)
-            keys = self.block(addr + c.pos, entries * (self.offsets + self.lengths)
-                              + self.lengths, "a group B-tree node")
-            children = []
-            for _ in range(entries):
-                keys.length()
-                children.append(keys.address())
+            pair = _CODES[self.lengths] + _CODES[self.offsets]  # key (a heap offset), child
+            keys = self.read(addr + head, entries * (self.offsets + self.lengths),
+                             "a group B-tree node")
+            children = list(struct.unpack(f"<{pair * entries}", keys)[1::2])
             if node_level == 0:
                 leaves.extend(children)
             else:
@@ -442,10 +440,9 @@ class Reader:
         cached = self._heaps.get(addr)
         if cached is not None:
             return cached
-        c = self.block(addr, 8 + 2 * self.lengths + self.offsets, "a local heap")
-        self.signature(c, b"HEAP")
-        if c.u8() != 0:
-            raise HDF5Error("local heap version is not 0")
+        c = self.cursor(addr, 8 + 2 * self.lengths + self.offsets, "a local heap")
+        if c.take(5) != b"HEAP\0":
+            raise HDF5Error("a local heap has no HEAP signature (version 0)")
         c.need(3)
         size = c.length()
         c.length()  # free list
@@ -649,9 +646,10 @@ class Reader:
             if (8 + self.offsets) * count > value.left():
                 raise HDF5Error(f"attribute {name!r} is shorter than its strings")
             items = []
-            for _ in range(count):
-                self.step()
-                length, collection, index = value.u32(), value.address(), value.u32()
+            self.step(count)
+            element = _VLEN[self.offsets]
+            for i in range(count):
+                length, collection, index = element.unpack_from(value.data, i * element.size)
                 text = b"" if length == 0 else self.global_object(
                     collection, index, length, f"attribute {name!r}")
                 items.append(text.decode("utf-8", errors="replace"))  # ASCII or UTF-8
@@ -679,7 +677,8 @@ class Reader:
             raise HDF5Error(f"a dataspace of rank {rank} (type {kind})")
         if kind == 2:
             return None
-        dims = tuple(c.length() for _ in range(rank))
+        pos = c.need(rank * self.lengths)
+        dims = struct.unpack_from(f"<{rank}{_CODES[self.lengths]}", c.data, pos)
         if any(d > 2**62 for d in dims):
             raise HDF5Error(f"a dataspace of dimensions {dims}")
         return dims

@@ -30,7 +30,6 @@ from ..errors import SpecError
 from ..ir import Graph, Location, Node, Shape, toposort
 from ..limits import DEFAULT, Limits
 from ..ops.base import OpError
-from . import hdf5
 
 MODEL_CLASSES = {"Functional", "Model", "Sequential"}
 # Config keys every layer carries that say nothing about its shape or weights.
@@ -161,6 +160,8 @@ def _stored_from_member(path: Path, info: zipfile.ZipInfo, limits: Limits) -> _S
     """Parameter counts of the weights index inside a .keras archive; a damaged, compressed
     or too slow index only loses the cross-check (it never stops the audit). Read by
     cnnaudit's own HDF5 reader; h5py in a child only for what that reader does not read."""
+    from . import hdf5
+
     if info.compress_type != zipfile.ZIP_STORED:
         return _Stored()
     try:
@@ -306,6 +307,8 @@ def _read_h5(path: Path, limits: Limits) -> tuple[Any, _Stored]:
     """The model config and the stored weight shapes of an .h5 file, read in this process
     by cnnaudit's bounded HDF5 reader (`hdf5.py`); a valid file that uses an HDF5 feature
     that reader does not read goes to h5py in a child process instead."""
+    from . import hdf5  # here, not at the top: a .keras audit rarely needs it
+
     file = str(path)
     max_config = int(limits.max_config_mb * 2**20)
     try:
@@ -329,6 +332,8 @@ def _read_h5(path: Path, limits: Limits) -> tuple[Any, _Stored]:
 def _h5_in_process(path: Path, max_config: int) -> tuple[str | None, _Stored]:
     """What the child's h5py would answer, from cnnaudit's own reader; a damaged weights
     part only loses the cross-check, as in the child."""
+    from . import hdf5
+
     file = str(path)
     try:
         with path.open("rb") as handle:
