@@ -146,7 +146,7 @@ def test_dense_storage_and_huge_objects_are_really_exercised(tmp_path, monkeypat
     kinds: list[int] = []
     real = hdf5._FractalHeap.get
     monkeypatch.setattr(hdf5._FractalHeap, "get",
-                        lambda self, hid: kinds.append((hid[0] >> 4) & 3) or real(self, hid))
+                        lambda self, r, hid: kinds.append((hid[0] >> 4) & 3) or real(self, r, hid))
     root = hdf5.open_root(path.read_bytes())
     types = {m[0] for m in root._reader.messages(root._addr)}
     assert hdf5.ATTRIBUTE_INFO in types and hdf5.LINK_INFO in types
@@ -243,6 +243,20 @@ def _vlen_sequence(path: Path) -> None:
         values = np.empty(1, dtype=object)
         values[0] = np.array([1, 2], dtype="i4")
         f["model_weights"].attrs.create("layer_names", values, dtype=h5py.vlen_dtype("i4"))
+
+
+def test_external_links_are_never_followed(tmp_path, monkeypatch):
+    """h5py would open the file an external link names; the reader reads the link as
+    absent (only the cross-check sees a layer missing) and starts no child."""
+    path = tmp_path / "tiny.h5"
+    _tiny_keras_h5(path)
+    with h5py.File(path, "r+") as f:
+        del f["model_weights/d"]
+        f["model_weights/d"] = h5py.ExternalLink("/etc/passwd", "/x")
+    calls = _counting_child(monkeypatch)
+    report = audit(path, boards=[])
+    assert calls == [] and report.model.params == 15
+    assert any("the file stores 0 weights" in w for w in report.warnings)
 
 
 @pytest.mark.parametrize("change", [_committed_type, _soft_link, _vlen_sequence])

@@ -27,10 +27,14 @@ or an error, never an out-of-bounds read.
 
 `Unsupported` is raised for valid HDF5 this reader has no reason to understand, and the
 caller falls back to h5py in a child process: shared (committed) object header messages,
-soft and external links on a path that is followed, fractal heaps with I/O filters,
-variable-length sequences and non-string attribute values that are not empty, and offset or
-length sizes other than 2, 4 or 8 bytes. A dataset's layout, filters and data are never
-looked at, so chunked or compressed weights need nothing more.
+soft links on a path that is followed, fractal heaps with I/O filters,
+variable-length sequences and non-string attribute values that are not empty, 16-byte
+offsets or lengths, superblock versions after 3, and names longer than 64 KiB. A dataset's
+layout, filters and data are never looked at, so chunked or compressed weights need
+nothing more.
+
+External links (to another file) are never followed: they read as absent, as h5py shows
+one whose file does not exist, so a model file cannot make cnnaudit open another file.
 
 Layouts follow the HDF5 File Format Specification version 3.0/4.0 (The HDF Group).
 """
@@ -172,7 +176,9 @@ class Reader:
         self._fheaps: dict[int, _FractalHeap] = {}
         self._attributes: dict[int, dict[bytes, _RawAttribute]] = {}
         self.kinds: dict[int, set[int]] = {}  # the message types of each object header
-        self.resolved: dict[tuple[int, str], Node | None] = {}  # (group, path) -> object
+        # (group, path) -> (object header address, name): plain data, so that no reference
+        # cycle keeps the caches alive after the file is read
+        self.resolved: dict[tuple[int, str], tuple[int, str] | None] = {}
 
     # -- raw access -----------------------------------------------------------------
     def step(self, n: int = 1) -> None:
@@ -362,7 +368,7 @@ class Reader:
                     fheap = self.fractal_heap(heap)
                     for record in self.btree2(names, 5, 4 + fheap.id_len):
                         name, link = self._link(_Cursor(
-                            fheap.get(record[4:]), "a link message", self.offsets,
+                            fheap.get(self, record[4:]), "a link message", self.offsets,
                             self.lengths))
                         out[name] = link
         self._links[addr] = out
@@ -583,7 +589,7 @@ class Reader:
                 for record in self.btree2(names, 8, 17):
                     if record[8] & 0x02:
                         raise Unsupported("a shared attribute message in dense storage")
-                    body = fheap.get(record[:8])
+                    body = fheap.get(self, record[:8])
                     name, c = self._attribute(_Cursor(body, "an attribute message",
                                                       self.offsets, self.lengths))
                     out[name] = c
@@ -688,7 +694,6 @@ class _FractalHeap:
     """A fractal heap's header: where link and attribute messages live in dense storage."""
 
     def __init__(self, r: Reader, addr: int) -> None:
-        self.r = r
         c = r.block(addr, 22 + 12 * r.lengths + 3 * r.offsets, "a fractal heap header")
         r.signature(c, b"FRHP")
         if c.u8() != 0:
@@ -716,9 +721,10 @@ class _FractalHeap:
         self.direct_rows = _log2(self.max_direct) - _log2(self.start_block) + 2
         self.addr = addr
 
-    def get(self, heap_id: bytes) -> bytes:
-        """An object's bytes from its heap ID."""
-        c = _Cursor(heap_id, "a fractal heap ID", self.r.offsets, self.r.lengths)
+    def get(self, r: Reader, heap_id: bytes) -> bytes:
+        """An object's bytes from its heap ID (the reader is passed in, not kept: no
+        reference cycle keeps a file's caches alive after it is read)."""
+        c = _Cursor(heap_id, "a fractal heap ID", r.offsets, r.lengths)
         first = c.u8()
         if first >> 6 != 0:
             raise HDF5Error("a fractal heap ID of an unknown version")
@@ -726,7 +732,7 @@ class _FractalHeap:
         if kind == 0:
             if self.filters:
                 raise Unsupported("a fractal heap with I/O filters")
-            return self._managed(c.uint(self.offset_size), c.uint(self.length_size))
+            return self._managed(r, c.uint(self.offset_size), c.uint(self.length_size))
         if kind == 2:
             # tiny: the object is inside the ID; a long ID spends a second byte on its size
             short = self.id_len - 1 <= 17
@@ -735,31 +741,30 @@ class _FractalHeap:
         if kind == 1:
             if self.filters:
                 raise Unsupported("a fractal heap with I/O filters")
-            if self.r.offsets + self.r.lengths <= self.id_len - 1:
+            if r.offsets + r.lengths <= self.id_len - 1:
                 addr, size = c.address(), c.length()
             else:
                 wanted = c.uint(min(self.id_len - 1, 8))
-                for record in self.r.btree2(self.huge_tree, 1,
-                                             self.r.offsets + 2 * self.r.lengths):
-                    rc = _Cursor(record, "a huge object record", self.r.offsets,
-                                 self.r.lengths)
+                for record in r.btree2(self.huge_tree, 1,
+                                             r.offsets + 2 * r.lengths):
+                    rc = _Cursor(record, "a huge object record", r.offsets,
+                                 r.lengths)
                     addr, size, ident = rc.address(), rc.length(), rc.length()
                     if ident == wanted:
                         break
                 else:
                     raise HDF5Error("a fractal heap ID names a huge object that is not there")
-            if size > self.r.max_string:
+            if size > r.max_string:
                 raise HDF5Error(f"a heap object of {size:,} bytes is larger than the limit")
-            return self.r.read(addr, size, "a huge heap object")
+            return r.read(addr, size, "a huge heap object")
         raise HDF5Error("a fractal heap ID of an unknown type")
 
-    def _managed(self, offset: int, length: int) -> bytes:
-        r = self.r
+    def _managed(self, r: Reader, offset: int, length: int) -> bytes:
         if length == 0 or length > self.max_managed:
             raise HDF5Error("a fractal heap ID gives an impossible object length")
         block, rows = self.root, self.root_rows
         if rows == 0:  # the root is one direct block
-            return self._direct(block, 0, self.start_block, offset, length)
+            return self._direct(r, block, 0, self.start_block, offset, length)
         base = 0
         for _ in range(MAX_DEPTH):
             r.step()
@@ -784,8 +789,8 @@ class _FractalHeap:
                 raise HDF5Error("a fractal heap object lies in a block that was never written")
             start = self._row_offset(row) + col * self._row_size(row)
             if row < self.direct_rows:
-                return self._direct(child, base + start, self._row_size(row), offset - start,
-                                    length)
+                return self._direct(r, child, base + start, self._row_size(row),
+                                    offset - start, length)
             rows = _log2(self._row_size(row)) - self.first_row_bits + 1
             block, offset, base = child, offset - start, base + start
         raise HDF5Error("a fractal heap is nested too deeply")
@@ -796,9 +801,8 @@ class _FractalHeap:
     def _row_offset(self, row: int) -> int:
         return 0 if row == 0 else (self.start_block * self.width) << (row - 1)
 
-    def _direct(self, addr: int, block_offset: int, size: int, offset: int,
+    def _direct(self, r: Reader, addr: int, block_offset: int, size: int, offset: int,
                 length: int) -> bytes:
-        r = self.r
         head = 4 + 1 + r.offsets + self.offset_size + (4 if self.flags & 2 else 0)
         c = r.block(addr, head, "a fractal heap direct block")
         r.signature(c, b"FHDB")
@@ -864,9 +868,10 @@ class Group(Node):
     def _resolve(self, path: str) -> Node | None:
         key = (self._addr, path)
         if key in self._reader.resolved:
-            return self._reader.resolved[key]
+            found = self._reader.resolved[key]
+            return None if found is None else _node(self._reader, *found)
         node = self._walk(path)
-        self._reader.resolved[key] = node
+        self._reader.resolved[key] = None if node is None else (node._addr, node.name)
         return node
 
     def _walk(self, path: str) -> Node | None:
@@ -878,8 +883,8 @@ class Group(Node):
             if not isinstance(node, Group):
                 return None
             link = self._reader.links(node._addr).get(part.encode())
-            if link is None:
-                return None
+            if link is None or link[0] == "external":
+                return None  # never followed: a model file names no other file to read
             if link[0] != "hard":
                 raise Unsupported(f"a {link[0]} link ({part!r})")
             node = _node(self._reader, link[1], f"{node.name.rstrip('/')}/{part}")
@@ -901,6 +906,8 @@ class Group(Node):
     def values(self) -> list[Node]:
         out = []
         for name, link in self._reader.links(self._addr).items():
+            if link[0] == "external":
+                continue  # never followed
             if link[0] != "hard":
                 raise Unsupported(f"a {link[0]} link")
             text = name.decode("utf-8", errors="replace")
