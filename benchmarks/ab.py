@@ -27,9 +27,12 @@ CACHE = BENCH / ".cache"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 
 
-def once(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+def once(cmd: list[str], env: dict[str, str], cwd: Path = BENCH
+         ) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """One fresh process, timed. It runs in the tree it measures: `python -m` puts the
+    working folder first on sys.path, before PYTHONPATH."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
@@ -53,7 +56,7 @@ def main() -> None:
         for label, tree, model in cases:
             cmd = [sys.executable, "-m", "cnnaudit", "check", str(model), "--board", "nano33",
                    "-f", "json"]
-            elapsed, proc = once(cmd, {**ENV, "PYTHONPATH": str(tree)})
+            elapsed, proc = once(cmd, {**ENV, "PYTHONPATH": str(tree)}, cwd=tree)
             answers[label, model] = json.loads(proc.stdout)["model"]["params"]
             if rnd:
                 times.setdefault((label, model), []).append(elapsed)
