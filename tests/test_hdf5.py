@@ -374,6 +374,40 @@ def test_forged_files_are_refused_in_one_line(tmp_path, forge, error):
     assert time.perf_counter() - start < 2.0
 
 
+def test_the_step_budget_stops_a_global_heap_of_a_million_objects(tmp_path):
+    """model_config points to an object the collection does not have, in a collection of
+    1.2 million tiny objects: the walk stops at the step budget, in about a second."""
+    path = tmp_path / "tiny.h5"
+    _tiny_keras_h5(path)
+    data = bytearray(path.read_bytes())
+    name = bytes(data).index(b"model_config\0")
+    vlen = bytes(data).index(struct.pack("<I", _config_length(bytes(data))), name)
+    body = struct.pack("<HH4xQ", 1, 1, 0) * 1_200_000
+    struct.pack_into("<IQI", data, vlen, 10, len(data), 0xFFFF)  # 10 bytes of object 65535
+    data += b"GCOL\x01\0\0\0" + struct.pack("<Q", 16 + len(body)) + body
+    struct.pack_into("<Q", data, 40, len(data))  # the superblock's end of file
+    start = time.perf_counter()
+    with pytest.raises(hdf5.HDF5Error, match="more than 1,000,000 HDF5 structures"):
+        hdf5.open_root(bytes(data)).attrs.get("model_config")
+    assert time.perf_counter() - start < 3.0
+
+
+def test_the_step_budget_stops_a_group_of_100_000_dense_links(tmp_path):
+    """Links in a fractal heap cost the most per link (a heap lookup each): 100,000 of them
+    pass the step budget, which stops the walk in about a second."""
+    path = tmp_path / "many.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        f.attrs["model_config"] = "{}"
+        g, d = f.create_group("model_weights"), f.create_dataset("w", shape=(2,))
+        g.attrs["layer_names"] = np.array(["l5"], dtype=STR)  # looking it up reads them all
+        for i in range(100_000):
+            g[f"l{i}"] = d
+    start = time.perf_counter()
+    with pytest.raises(hdf5.HDF5Error, match="more than 1,000,000 HDF5 structures"):
+        _read_like_keras_file(path.read_bytes(), drop_weights_errors=False)
+    assert time.perf_counter() - start < 3.0
+
+
 def test_a_config_over_the_limit_is_refused_before_it_is_read(tmp_path):
     from cnnaudit.limits import Limits
 

@@ -53,6 +53,7 @@ MAX_STEPS = 1_000_000  # structures visited (messages, records, symbols, nodes):
 # takes 17,000, and cnnaudit's 10,000-layer limit about 1,000,000
 MAX_BLOCK = 4 * 2**20  # one metadata structure (header chunk, local heap, B-tree node)
 MAX_NAME = 64 * 2**10  # one link or attribute name
+HEAP_LOOKUP = 16  # steps one fractal heap object costs: a step is about a microsecond of work
 MAX_DEPTH = 64  # B-tree levels, fractal heap indirect levels, continuation chains
 MAX_PATH = 64  # components of a path
 MAX_ELEMENTS = 100_000  # elements of one attribute (layer_names has one per layer)
@@ -446,6 +447,7 @@ class Reader:
         cached = self._heaps.get(addr)
         if cached is not None:
             return cached
+        self.step(2)
         c = self.cursor(addr, 8 + 2 * self.lengths + self.offsets, "a local heap")
         if c.take(5) != b"HEAP\0":
             raise HDF5Error("a local heap has no HEAP signature (version 0)")
@@ -694,6 +696,7 @@ class _FractalHeap:
     """A fractal heap's header: where link and attribute messages live in dense storage."""
 
     def __init__(self, r: Reader, addr: int) -> None:
+        r.step(HEAP_LOOKUP)
         c = r.block(addr, 22 + 12 * r.lengths + 3 * r.offsets, "a fractal heap header")
         r.signature(c, b"FRHP")
         if c.u8() != 0:
@@ -720,10 +723,12 @@ class _FractalHeap:
         self.first_row_bits = _log2(self.start_block) + _log2(self.width)
         self.direct_rows = _log2(self.max_direct) - _log2(self.start_block) + 2
         self.addr = addr
+        self.indirect_seen: set[int] = set()
 
     def get(self, r: Reader, heap_id: bytes) -> bytes:
         """An object's bytes from its heap ID (the reader is passed in, not kept: no
         reference cycle keeps a file's caches alive after it is read)."""
+        r.step(HEAP_LOOKUP)
         c = _Cursor(heap_id, "a fractal heap ID", r.offsets, r.lengths)
         first = c.u8()
         if first >> 6 != 0:
@@ -782,8 +787,9 @@ class _FractalHeap:
             else:
                 entry += direct * self.width * r.offsets + (
                     (row - direct) * self.width + col) * r.offsets
-            head = r.block(block, 4, "a fractal heap indirect block")
-            r.signature(head, b"FHIB")
+            if block not in self.indirect_seen:  # its signature checked once
+                r.signature(r.block(block, 4, "a fractal heap indirect block"), b"FHIB")
+                self.indirect_seen.add(block)
             child = r.cursor(block + entry, r.offsets, "a fractal heap indirect block").address()
             if child == UNDEFINED:
                 raise HDF5Error("a fractal heap object lies in a block that was never written")
