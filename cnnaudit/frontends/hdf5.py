@@ -750,10 +750,8 @@ class _FractalHeap:
                 addr, size = c.address(), c.length()
             else:
                 wanted = c.uint(min(self.id_len - 1, 8))
-                for record in r.btree2(self.huge_tree, 1,
-                                             r.offsets + 2 * r.lengths):
-                    rc = _Cursor(record, "a huge object record", r.offsets,
-                                 r.lengths)
+                for record in r.btree2(self.huge_tree, 1, r.offsets + 2 * r.lengths):
+                    rc = _Cursor(record, "a huge object record", r.offsets, r.lengths)
                     addr, size, ident = rc.address(), rc.length(), rc.length()
                     if ident == wanted:
                         break
