@@ -224,7 +224,7 @@ def cold_start_ratios(cold: dict[str, Any]) -> None:
 def cold_split(n: int) -> dict[str, Any]:
     section(f"Where a cold check spends its time (the CLI's steps timed one by one in a fresh "
             f"process, median of {n})")
-    files = ("spec_mnv1.yaml", "mnv2_035_96.keras", "resnet50_224.keras",
+    files = ("spec_mnv1.yaml", "mnv2_035_96.keras", "mnv2_035_96.h5", "resnet50_224.keras",
              "mnv1_025_96_int8.tflite", "mnv2_100_224_f32.tflite")
     per: dict[str, dict[str, list[float]]] = {}
     order: list[str] = []
@@ -243,7 +243,8 @@ def cold_split(n: int) -> dict[str, Any]:
             for label in order]
     rows.append(["total (after the interpreter's own start)",
                  *(ms(sum(out[f].values())) for f in files)])
-    short = ["spec yaml", "mnv2 .keras", "resnet50 .keras", "mnv1 int8", "mnv2 f32 .tflite"]
+    short = ["spec yaml", "mnv2 .keras", "mnv2 .h5", "resnet50 .keras", "mnv1 int8",
+             "mnv2 f32 .tflite"]
     print(table(rows, ["step", *short]))
     return out
 
@@ -396,7 +397,7 @@ def peak_memory(keras_rss: dict[str, int], tflm_rss: dict[str, int]) -> dict[str
     section("Peak memory of one audit (fresh process each; imports done before measuring)")
     rows, out = [], {}
     for name in ("spec_mnv1.yaml", "mnv1_025_96_int8.tflite", "mnv2_035_96.keras",
-                 "mnv2_100_224_f32.tflite", "resnet50_224.keras"):
+                 "mnv2_035_96.h5", "mnv2_100_224_f32.tflite", "resnet50_224.keras"):
         path = str(CACHE / name)
         rss = bench_line(run([PY, WORKERS, "peakmem", path]))
         trace = bench_line(run([PY, WORKERS, "peakmem", path, "--trace"]))

@@ -100,7 +100,7 @@ def peakmem(path: str, trace: bool) -> None:
     chosen = [boards["nano33"]]
     suffix = Path(path).suffix
     # Import the frontend (and its parser) first, so the audit's figure is the audit alone.
-    # (HDF5 is read in a child process: this process never imports h5py)
+    # (HDF5 is read by cnnaudit's own reader, cnnaudit/frontends/hdf5.py: no h5py)
     if suffix in (".keras", ".h5"):
         import cnnaudit.frontends.keras_file
     elif suffix == ".tflite":
@@ -156,7 +156,7 @@ def coldsplit(path: str) -> None:
     suffix = Path(path).suffix
     if suffix in (".keras", ".h5"):
         import cnnaudit.frontends.keras_file
-        mark("import the frontend: keras_file (HDF5 is read in a child process)")
+        mark("import the frontend: keras_file (+ its own HDF5 reader)")
     elif suffix == ".tflite":
         import cnnaudit.frontends.tflite_file
         mark("import the frontend: tflite_file (its own flatbuffer reader)")

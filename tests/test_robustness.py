@@ -228,9 +228,9 @@ def real_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return files
 
 
-# an .h5 audit starts an HDF5 child (so does a .keras one whose Lambda/custom layer needs the
-# stored weights, which a mutant almost never has)
-MUTANTS = {"tflite": 6000, "keras": 2000, "h5": 200}
+# an .h5 audit reads HDF5 in process (cnnaudit/frontends/hdf5.py); a mutant that looks like
+# valid HDF5 the reader does not read starts the h5py child, so these run in a worker process
+MUTANTS = {"tflite": 6000, "keras": 2000, "h5": 2000}
 MAX_RSS_GROWTH_MB = 256  # no mutant may make an audit allocate more than this
 
 
@@ -263,6 +263,10 @@ from test_robustness import _mutate
 from cnnaudit import audit
 from cnnaudit.errors import CnnauditError
 from cnnaudit.limits import Limits
+from cnnaudit.frontends import keras_file
+children = []
+real_child = keras_file._hdf5_in_child
+keras_file._hdf5_in_child = lambda *a: children.append(1) or real_child(*a)
 data = open(sys.argv[1], "rb").read()
 rng = random.Random(20261125)
 path = sys.argv[1] + ".mutant.h5"
@@ -276,7 +280,7 @@ for i in range(int(sys.argv[2])):
         pass
     except Exception as exc:
         print("CRASH", i, type(exc).__name__, str(exc)[:200]); bad += 1
-    # HDF5 runs in a child stopped after 1.5 s here; the whole case must end within 2 s
+    # the h5py child (a fallback) is stopped after 1.5 s here; a case must end within 2 s
     if time.perf_counter() - t > 2:
         print("SLOW", i); bad += 1
 # this process's own high-water mark (VmHWM: ru_maxrss would include the test process it
@@ -285,18 +289,21 @@ own = next(int(line.split()[1]) for line in open("/proc/self/status")
            if line.startswith("VmHWM:"))
 peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print("PEAK_MB", peak // 1024)
+print("CHILDREN", len(children))
 print("DONE", bad)
 """
 
 
 @pytest.mark.slow
 def test_mutated_h5_files_in_a_subprocess(real_files, tmp_path):
-    """HDF5 is a C library: mutants run in a child process so a crash is seen, not fatal.
-    A damaged attribute can keep HDF5 busy for seconds or forever (measured; see
-    docs/robustness.md): cnnaudit stops its HDF5 child after `hdf5_seconds` (1.5 s here),
-    so no case takes more than 2 s. A forged attribute length can make HDF5 allocate
-    hundreds of MB (seen: 600 MB): the child's address space is capped (`hdf5_memory_mb`,
-    512 MB here), so no process peaks above it."""
+    """cnnaudit's own HDF5 reader reads the mutants in process; one that uses a valid HDF5
+    feature the reader does not read goes to h5py in a child. HDF5 is a C library, so the
+    mutants run in a worker process: a crash is seen, not fatal. A damaged attribute can
+    keep HDF5 busy for seconds or forever (measured; see docs/robustness.md): cnnaudit stops
+    its HDF5 child after `hdf5_seconds` (1.5 s here), so no case takes more than 2 s. A
+    forged attribute length can make HDF5 allocate hundreds of MB (seen: 600 MB): the
+    child's address space is capped (`hdf5_memory_mb`, 512 MB here), and the reader's
+    reads are bounded, so no process peaks above 512 MB."""
     path = tmp_path / "m.h5"
     path.write_bytes(real_files["h5"])
     done = subprocess.run([sys.executable, "-c", WORKER, str(path), str(MUTANTS["h5"]),
@@ -306,6 +313,8 @@ def test_mutated_h5_files_in_a_subprocess(real_files, tmp_path):
     assert "DONE 0" in done.stdout, done.stdout[-2000:]
     peak = int(done.stdout.split("PEAK_MB ")[1].split()[0])
     assert peak < 512, f"peak RSS {peak} MB"
+    children = int(done.stdout.split("CHILDREN ")[1].split()[0])
+    assert children < MUTANTS["h5"] // 10  # most mutants never reach h5py
 
 
 def test_mutated_keras_configs(real_files, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import mmap
 import os
 import struct
 import subprocess
@@ -157,20 +158,34 @@ class _Window(io.RawIOBase):
 
 def _stored_from_member(path: Path, info: zipfile.ZipInfo, limits: Limits) -> _Stored:
     """Parameter counts of the weights index inside a .keras archive; a damaged, compressed
-    or too slow index only loses the cross-check (it never stops the audit)."""
+    or too slow index only loses the cross-check (it never stops the audit). Read by
+    cnnaudit's own HDF5 reader; h5py in a child only for what that reader does not read."""
+    from . import hdf5
+
     if info.compress_type != zipfile.ZIP_STORED:
         return _Stored()
     try:
         with path.open("rb") as handle:
             handle.seek(info.header_offset)
             header = handle.read(30)
-        if len(header) < 30 or header[:4] != b"PK\x03\x04":
-            return _Stored()
-        name_len, extra_len = struct.unpack("<HH", header[26:30])
-        start = info.header_offset + 30 + name_len + extra_len
+            if len(header) < 30 or header[:4] != b"PK\x03\x04":
+                return _Stored()
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                root = hdf5.open_root(data, start, info.file_size,
+                                      int(limits.max_config_mb * 2**20))
+                return _Stored(total=sum(
+                    math.prod(d.shape) for key in ("layers", "vars") if key in root
+                    for d in hdf5.datasets(root[key])))
+    except (OSError, ValueError, TypeError, hdf5.HDF5Error):
+        return _Stored()  # TypeError: a null dataspace has no shape to count
+    except hdf5.Unsupported:
+        pass
+    try:
         answer = _hdf5_in_child(["weights", str(path), str(start), str(info.file_size)],
                                 limits.hdf5_seconds, limits.hdf5_memory_mb)
-    except (OSError, SpecError):
+    except SpecError:
         return _Stored()
     stored = answer.get("stored") or {}
     return _Stored(total=stored.get("total"), by_layer=stored.get("by_layer") or {})
@@ -289,21 +304,55 @@ def _child_main() -> None:
 
 
 def _read_h5(path: Path, limits: Limits) -> tuple[Any, _Stored]:
+    """The model config and the stored weight shapes of an .h5 file, read in this process
+    by cnnaudit's bounded HDF5 reader (`hdf5.py`); a valid file that uses an HDF5 feature
+    that reader does not read goes to h5py in a child process instead."""
+    from . import hdf5  # here, not at the top: a .keras audit rarely needs it
+
     file = str(path)
     max_config = int(limits.max_config_mb * 2**20)
-    answer = _hdf5_in_child(["h5", file, str(max_config)], limits.hdf5_seconds,
-                            limits.hdf5_memory_mb)
-    if answer.get("error"):
-        raise _fail(file, str(answer["error"]))
-    raw = answer.get("config")
+    try:
+        raw, stored = _h5_in_process(path, max_config)
+    except hdf5.Unsupported:
+        answer = _hdf5_in_child(["h5", file, str(max_config)], limits.hdf5_seconds,
+                                limits.hdf5_memory_mb)
+        if answer.get("error"):
+            raise _fail(file, str(answer["error"])) from None
+        raw = answer.get("config")
+        found = answer.get("stored") or {}
+        stored = _Stored(total=found.get("total"), by_layer=found.get("by_layer") or {})
     if raw is None:
         raise _fail(file, "the file has no model_config: it holds weights only",
                     hint="save the whole model (model.save), not model.save_weights")
     if not isinstance(raw, str) or len(raw) > limits.max_config_mb * 2**20:
         raise _fail(file, "model_config is not a plausible JSON text; refusing")
-    config = _parse_json(raw, file)
-    stored = answer.get("stored") or {}
-    return config, _Stored(total=stored.get("total"), by_layer=stored.get("by_layer") or {})
+    return _parse_json(raw, file), stored
+
+
+def _h5_in_process(path: Path, max_config: int) -> tuple[str | None, _Stored]:
+    """What the child's h5py would answer, from cnnaudit's own reader; a damaged weights
+    part only loses the cross-check, as in the child."""
+    from . import hdf5
+
+    file = str(path)
+    try:
+        with path.open("rb") as handle:
+            if os.fstat(handle.fileno()).st_size == 0:
+                raise _fail(file, "not an HDF5 file: the file is empty")
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                root = hdf5.open_root(data, max_string=max_config)
+                raw = root.attrs.get("model_config")
+                try:
+                    stored = _stored_from_h5(root)
+                except (hdf5.HDF5Error, AttributeError, TypeError):
+                    stored = _Stored()  # a name that is a group (no shape), a null shape
+    except hdf5.HDF5Error as exc:
+        raise _fail(file, f"damaged HDF5 file: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise _fail(file, f"cannot read the file: {exc}") from None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    return (raw if isinstance(raw, str) else None), stored
 
 
 def _stored_from_h5(f: Any) -> _Stored:
