@@ -658,6 +658,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-usual", action="store_true", help="skip Keras and TFLite Micro")
     ap.add_argument("--profile", action="store_true", help="print cProfile hotspots too")
     ap.add_argument("--json", type=Path, help="also write every figure to this file")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="do not compile cnnaudit's bytecode caches first")
     args = ap.parse_args(argv)
     if args.quick:
         args.runs, args.usual_runs, args.seconds = 3, 1, 1.0
@@ -666,7 +668,16 @@ def main(argv: list[str] | None = None) -> None:
         print("building the models with TensorFlow (once) ...", file=sys.stderr, flush=True)
         run([PY, str(BENCH / "models.py"), str(CACHE)])
 
+    if not args.no_bytecode:
+        # As `pip install` does: every dependency here has its bytecode caches, and a
+        # checkout whose environment sets PYTHONDONTWRITEBYTECODE would otherwise compile
+        # all of cnnaudit in every fresh process.
+        import compileall
+
+        compileall.compile_dir(str(ROOT / "cnnaudit"), quiet=1)
     print("# cnnaudit benchmark (benchmarks/run.py)")
+    caches = "not written" if args.no_bytecode else "written first, as pip install does"
+    print(f"(cnnaudit's bytecode caches: {caches})")
     res: dict[str, Any] = {"machine": machine(), "args": {k: str(v) for k, v in
                                                           vars(args).items()}}
     print_machine(res["machine"])
