@@ -356,12 +356,17 @@ def api_rate(seconds: float) -> dict[str, Any]:
         out[key] = r
         rows.append([label, f"{r['per_s']:,.0f}/s", f"{r['ms']:.2f} ms"])
     for key, base, n_layers in (("stream84", spec84, n84), ("stream29", spec29, n29)):
-        specs = candidates(base, max(600, int(300 * seconds)))
-        r = stream_rate(specs, nano)
-        out[key] = r
-        rows.append([f"audit(spec dict, [Board]): {len(specs):,} distinct candidates of the "
-                     f"{n_layers}-layer net, each once", f"{r['per_s']:,.0f}/s",
-                     f"{r['ms']:.2f} ms"])
+        # a search loop's first candidates meet new layers (cold per-layer memos); later
+        # ones are new networks made of layers met before (warm), never a cached report
+        first = max(600, int(300 * seconds))
+        specs = candidates(base, first * 5)
+        for suffix, part, what in (("", specs[:first], "the first"),
+                                   ("_warm", specs[first:], "the next")):
+            r = stream_rate(part, nano)
+            out[key + suffix] = r
+            rows.append([f"audit(spec dict, [Board]): {what} {len(part):,} distinct candidates "
+                         f"of the {n_layers}-layer net, each once", f"{r['per_s']:,.0f}/s",
+                         f"{r['ms']:.2f} ms"])
     print(table(rows, ["call", "rate", "per call"]))
     return out
 
@@ -554,8 +559,10 @@ def summary(res: dict[str, Any]) -> None:
                        f"{worst:.1f}x", worst >= 20))
     for n, key, how in (("layers84", "audit84", "same spec again"),
                         ("layers29", "audit29", "same spec again"),
-                        ("layers84", "stream84", "distinct candidates"),
-                        ("layers29", "stream29", "distinct candidates")):
+                        ("layers84", "stream84", "distinct candidates, the first"),
+                        ("layers29", "stream29", "distinct candidates, the first"),
+                        ("layers84", "stream84_warm", "distinct candidates, the next"),
+                        ("layers29", "stream29_warm", "distinct candidates, the next")):
         checks.append((f"API >= 1,000 audits/s, {api[n]}-layer spec, {how}",
                        f"{api[key]['per_s']:,.0f}/s", api[key]["per_s"] >= 1000))
     for name, key in (("mnv2_100_224_f32.tflite", "tflite_big"),
