@@ -358,13 +358,7 @@ class Reader:
                 name, link = self._link(self.body(msg, "link"))
                 out[name] = link
             elif msg[0] == LINK_INFO:
-                c = self.body(msg, "link info")
-                if c.u8() != 0:
-                    raise HDF5Error("link info message version is not 0")
-                flags = c.u8()
-                if flags & 1:
-                    c.need(8)
-                heap, names = c.address(), c.address()
+                heap, names = self._dense_storage(msg, "link info", 8)
                 if heap != UNDEFINED:
                     fheap = self.fractal_heap(heap)
                     for record in self.btree2(names, 5, 4 + fheap.id_len):
@@ -374,6 +368,18 @@ class Reader:
                         out[name] = link
         self._links[addr] = out
         return out
+
+    def _dense_storage(self, msg: tuple[int, int, bytes], what: str,
+                       index_bytes: int) -> tuple[int, int]:
+        """The fractal heap and name index of a link or attribute info message (dense
+        storage); the heap is UNDEFINED when there is none. `index_bytes`: the size of
+        the largest creation index, present when flag 0 says it is tracked."""
+        c = self.body(msg, what)
+        if c.u8() != 0:
+            raise HDF5Error(f"{what} message version is not 0")
+        if c.u8() & 1:
+            c.need(index_bytes)
+        return c.address(), c.address()
 
     def _link(self, c: _Cursor) -> tuple[bytes, tuple[str, Any]]:
         if c.u8() != 1:
@@ -578,13 +584,7 @@ class Reader:
                 name, c = self._attribute(self.body(msg, "attribute"))
                 out[name] = c
             elif msg[0] == ATTRIBUTE_INFO:
-                c = self.body(msg, "attribute info")
-                if c.u8() != 0:
-                    raise HDF5Error("attribute info message version is not 0")
-                flags = c.u8()
-                if flags & 1:
-                    c.need(2)
-                heap, names = c.address(), c.address()
+                heap, names = self._dense_storage(msg, "attribute info", 2)
                 if heap == UNDEFINED:
                     continue
                 fheap = self.fractal_heap(heap)
