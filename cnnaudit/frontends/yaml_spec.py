@@ -351,13 +351,12 @@ def _plan_memo(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]
     if isinstance(outputs, list):
         outputs = tuple(outputs)
     key = (skeleton, outputs)
-    try:
-        usable = memo.fast() and None not in skeleton and hash(key) is not None
-    except TypeError:  # `outputs:` of some unhashable kind: the slow path says what is wrong
-        usable = False
-    if not usable:
+    if not memo.fast() or None in skeleton:
         return _plan(reader, doc, raw)
-    hit = _PLANS.get(key)
+    try:
+        hit = _PLANS.get(key)
+    except TypeError:  # `outputs:` of some unhashable kind: the slow path says what is wrong
+        return _plan(reader, doc, raw)
     if hit is None:
         hit = _plan(reader, doc, raw)
         if len(_PLANS) >= 1024:
@@ -477,9 +476,14 @@ def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str,
     if hit is None:
         hit = _read_layer(reader, entry, line)
         hit["key"] = next(_serials)  # names this reading for `_node`, cheaper than `key`
-        hit["skeleton"] = _skeletons.setdefault(
-            (hit["op"].name, hit["name"], None if hit["inputs"] is None else
-             tuple(hit["inputs"]), line, hit["auto"]), len(_skeletons))
+        structure = (hit["op"].name, hit["name"], None if hit["inputs"] is None else
+                     tuple(hit["inputs"]), line, hit["auto"])
+        number = _skeletons.get(structure)
+        if number is None:
+            if len(_skeletons) >= 4096:
+                _skeletons.clear()  # numbers are never reused: a forgotten one just misses
+            number = _skeletons[structure] = next(_serials)
+        hit["skeleton"] = number
         if len(_READ_LAYERS) >= 4096:
             _READ_LAYERS.clear()
         _READ_LAYERS[key] = hit
