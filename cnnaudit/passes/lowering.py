@@ -13,7 +13,6 @@ is added at the edges.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,36 +41,26 @@ Names = tuple[tuple[str, str], ...]  # (Keras layer, TensorFlow op in its name s
 class _Chain:
     """A layer's operators, as the folds rewrite them."""
 
-    __slots__ = ("consumers", "float_only", "names", "node", "steps")
+    __slots__ = ("consumers", "names", "node", "steps")
 
     def __init__(self, node: Node, steps: Sequence[Lowered]) -> None:
         steps = tuple(steps)  # a memoised rule's tuple is itself: its id is the key
         self.node = node
         self.steps = list(steps)
         self.consumers: list[str] = []
-        names, self.float_only = memo.shared(("names", id(node), id(steps)), (node, steps),
-                                             _chain_facts, node, steps)
         # per step, the ops its output tensor is named after (flash: tensor names)
-        self.names: list[Names] = list(names)
+        self.names: list[Names] = list(memo.shared(
+            ("names", id(node), id(steps)), (node, steps), _chain_names, node, steps))
 
 
-def _chain_facts(node: Node, steps: tuple[Lowered, ...]) -> tuple[tuple[Names, ...], bool]:
-    """The steps' names, and whether a step has no int8 kernel (folds only remove steps,
-    so a chain without one never gets one)."""
-    return (tuple(_names(node, s) for s in steps),
-            any(s.builtin in FLOAT_ONLY for s in steps))
+def _chain_names(node: Node, steps: tuple[Lowered, ...]) -> tuple[Names, ...]:
+    return tuple(_names(node, s) for s in steps)
 
 
 def _names(node: Node, step: Lowered) -> Names:
-    if not memo.fast():
-        return _names_of.__wrapped__(node.name, step.builtin, step.names)
-    return _names_of(node.name, step.builtin, step.names)
-
-
-@functools.lru_cache(maxsize=4096)  # the same layer names recur across candidates
-def _names_of(node: str, builtin: str, names: tuple[str, ...]) -> Names:
-    layer = node.replace("/", "_").replace("@", "_call")  # as keras_build names it
-    pieces = names or ("".join(w.title() for w in builtin.split("_")),)
+    """(Worked out once per layer and steps: `_Chain` and the folds share the results.)"""
+    layer = node.name.replace("/", "_").replace("@", "_call")  # as keras_build names it
+    pieces = step.names or ("".join(w.title() for w in step.builtin.split("_")),)
     return tuple(("", "") if not p else (layer, p) for p in pieces)
 
 
@@ -106,7 +95,7 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     _fold(graph, chains, producer, shapes)
     if dtype.quantized:
         for chain in chains.values():
-            if not chain.float_only or not any(s.builtin in FLOAT_ONLY for s in chain.steps):
+            if not any(step.builtin in FLOAT_ONLY for step in chain.steps):
                 continue  # folded away, or nothing to wrap
             pairs = [w for step, names in zip(chain.steps, chain.names, strict=True) for w in (
                 [(Lowered("DEQUANTIZE", step.shape), names), (step, names),
