@@ -6,10 +6,8 @@ operator and say what to do. An `error` finding makes every microcontroller boar
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
 
 from ..ir import Graph, Node
 from .tflm_ops import KNOWN_CUSTOM, RESOLVER_METHOD
@@ -69,7 +67,7 @@ def builtin_supported(graph: Graph) -> Iterator[Finding]:
                           f"what the converter makes of this {builtin.split(':')[1]} layer is "
                           "unknown (its code is not read); audit the converted .tflite to "
                           "know whether it runs")
-        elif not builtin.startswith("CUSTOM:") and builtin not in RESOLVER_METHOD:
+        else:  # not one the resolver can register
             yield Finding("error", "builtin_supported", node.name,
                           f"{builtin} has no TFLite Micro kernel; change the layer that "
                           "produces it to one that lowers to supported ops")
@@ -79,26 +77,21 @@ def custom_ops(graph: Graph) -> Iterator[Finding]:
     """A custom operator runs only if its kernel is registered by hand; only a few ship with
     TFLite Micro."""
     for node in _operators_of(graph, lambda b: b.startswith("CUSTOM:")):
-        builtin = node.attrs["builtin"]
-        if builtin.startswith("CUSTOM:"):
-            name = builtin.removeprefix("CUSTOM:")
-            if name in KNOWN_CUSTOM:
-                yield Finding("warning", "custom_ops", node.name,
-                              f"custom op {name!r} needs resolver.{KNOWN_CUSTOM[name]}() "
-                              "(and its library) in the firmware")
-            else:
-                yield Finding("error", "custom_ops", node.name,
-                              f"custom op {name!r} has no TFLite Micro kernel; write and "
-                              "register one (AddCustom) or convert without it "
-                              "(avoid SELECT_TF_OPS / custom layers)")
+        name = node.attrs["builtin"].removeprefix("CUSTOM:")
+        if name in KNOWN_CUSTOM:
+            yield Finding("warning", "custom_ops", node.name,
+                          f"custom op {name!r} needs resolver.{KNOWN_CUSTOM[name]}() "
+                          "(and its library) in the firmware")
+        else:
+            yield Finding("error", "custom_ops", node.name,
+                          f"custom op {name!r} has no TFLite Micro kernel; write and "
+                          "register one (AddCustom) or convert without it "
+                          "(avoid SELECT_TF_OPS / custom layers)")
 
 
 def static_shapes(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro needs static shapes: every dimension except the batch must be known."""
-    nodes = _tflite_nodes(graph)
-    if not any(map(itemgetter("dynamic"), map(attrgetter("attrs"), nodes))):
-        return  # the usual answer, found without a Python step per operator
-    for node in nodes:
+    for node in _tflite_nodes(graph):
         if node.attrs["dynamic"]:
             yield Finding("error", "static_shapes", node.name,
                           f"{node.attrs['builtin']} has an output of dynamic shape; give the "
@@ -110,9 +103,7 @@ def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
     inputs, so dynamic-range quantized models do not run."""
     shapes_dtype = graph.tensor_dtypes
     for node in _operators_of(graph, COMPUTE_WITH_WEIGHTS.__contains__):
-        constants = node.attrs["constants"]
-        kernel = constants[0] if constants and constants[0][0] == 1 else next(
-            (c for c in constants if c[0] == 1), None)
+        kernel = next((c for c in node.attrs["constants"] if c[0] == 1), None)
         if kernel is not None and kernel[2] == "int8" and \
                 "float32" in map(shapes_dtype.get, node.inputs):
             yield Finding("error", "no_hybrid_kernels", node.name,
@@ -125,8 +116,7 @@ def float16_weights(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro's DEQUANTIZE reads int8, int16 and uint8 only: float16-quantized
     weights cannot be expanded on a microcontroller."""
     for node in _operators_of(graph, "DEQUANTIZE".__eq__):
-        if any(
-                c[2] == "float16" for c in node.attrs["constants"]):
+        if any(c[2] == "float16" for c in node.attrs["constants"]):
             yield Finding("error", "float16_weights", node.name,
                           "DEQUANTIZE of float16 weights is not supported by TFLite Micro; "
                           "use full integer (int8) quantization or keep float32")
@@ -137,11 +127,7 @@ def float_inside_int8(graph: Graph) -> Iterator[Finding]:
     full-integer quantization failed for it (slower, and four times the RAM)."""
     if graph.dtype != "int8":
         return
-    nodes = _tflite_nodes(graph)
-    if "float32" not in itertools.chain.from_iterable(
-            map(itemgetter("output_dtypes"), map(attrgetter("attrs"), nodes))):
-        return  # the usual answer, found without a Python step per operator
-    for node in nodes:
+    for node in _tflite_nodes(graph):
         if node.attrs["builtin"] in EDGE_OPS:
             continue
         if "float32" in node.attrs["output_dtypes"]:
