@@ -123,7 +123,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
         device_costs = LazyCosts(device, device_shapes)
     memory = plan_memory(device, device_shapes, dt, pointer_bytes)
     flash = estimate_flash(device, device_costs, dt)
-    reported = [memo.on_node(node, ("report", dt.name, *map(shapes.__getitem__, node.inputs)),
+    reported = [memo.kept(node, ("report", dt.name, *map(shapes.__getitem__, node.inputs)),
                              _layer_report, graph, shapes, costs, dt)
                 for node in graph.nodes]
     layers = tuple(r for r, _ in reported)
@@ -161,7 +161,7 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
                     for b in memory.buffers)
     timeline = tuple(
         TimelineStep(n.name, kind, live, shape) for (kind, shape), n, live in zip(
-            (memo.on_node(n, "step", _step, device_shapes) for n in device.nodes),
+            (memo.kept(n, "step", _step, device_shapes) for n in device.nodes),
             device.nodes, memory.live_by_step, strict=True))
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
                   timeline=timeline, buffers=buffers)

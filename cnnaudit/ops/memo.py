@@ -104,21 +104,22 @@ def shared(key: tuple[Hashable, ...], anchors: tuple[object, ...], make: Callabl
 _shared: dict[tuple[Hashable, ...], tuple[tuple[object, ...], Any]] = {}
 
 
-def on_node(node: Node, key: Hashable, compute: Callable[..., T], *args: Any) -> T:
-    """`compute(node, *args)`, kept on the node under `key` (which names everything else
-    the answer depends on). Nodes are immutable and, in a search loop, shared between
-    candidates (`shared`), so a pass's per-node answer is worked out once. A pass may read
-    the node's graph here only where every graph holding the node agrees: lowered nodes
-    are shared between graphs of one dtype, whose tensors all have that dtype's types."""
+def kept(obj: object, key: Hashable, compute: Callable[..., T], *args: Any) -> T:
+    """`compute(obj, *args)`, kept on `obj` under `key` (which names everything else the
+    answer depends on). `obj` is immutable and, in a search loop, shared between
+    candidates: a node (`shared`), a layer's cost or an operator's work (rule results), so
+    its answer is worked out once. A pass may read a node's graph here only where every
+    graph holding the node agrees: lowered nodes are shared between graphs of one dtype,
+    whose tensors all have that dtype's types."""
     if not ENABLED:
-        return compute(node, *args)
-    facts: dict[Hashable, Any] | None = node.__dict__.get("_facts")
+        return compute(obj, *args)
+    facts: dict[Hashable, Any] | None = obj.__dict__.get("_facts")
     if facts is None:
         facts = {}
-        object.__setattr__(node, "_facts", facts)  # frozen dataclass: no plain setattr
+        object.__setattr__(obj, "_facts", facts)  # frozen dataclasses: no plain setattr
     hit = facts.get(key, _MISSING)
     if hit is _MISSING:
-        hit = facts[key] = compute(node, *args)
+        hit = facts[key] = compute(obj, *args)
     return hit  # type: ignore[no-any-return]
 
 
@@ -128,17 +129,15 @@ def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape 
     between candidates), under the input shapes when the op's rules read them."""
     if not ENABLED:
         return compute(node.op, node.attrs, inputs, output)
-    facts: dict[Hashable, Any] | None = node.__dict__.get("_facts")
-    if facts is None:
-        facts = {}
-        object.__setattr__(node, "_facts", facts)
     # the node and its input shapes decide its output shape: `output` adds nothing here
     local = (compute, *inputs) if get(node.op).rules_read_inputs else compute
-    hit = facts.get(local, _MISSING)
-    if hit is _MISSING:
-        hit = facts[local] = rule(compute, node.op, node.attrs, inputs, output,
-                                  key=node_key(node))
-    return hit  # type: ignore[no-any-return]
+    return kept(node, local, _node_rule, compute, inputs, output)
+
+
+def _node_rule(node: Node, compute: Callable[[str, Mapping[str, Any], Sequence[Shape],
+                                              Shape | None], T],
+               inputs: Sequence[Shape], output: Shape | None) -> T:
+    return rule(compute, node.op, node.attrs, inputs, output, key=node_key(node))
 
 
 _CLEAR_ALSO: list[Callable[[], None]] = []

@@ -23,13 +23,11 @@ class LayerCost:
     def weight_bytes(self, dtype: DType) -> int:
         """Bytes of its weights at `dtype`. A layer's cost is shared by every audit that
         meets the layer again (ops/memo.py), so the answer is kept on it per dtype."""
-        if not memo.fast():
-            return sum(dtype.weight_storage(w) for w in self.weights)
-        cache: dict[str, int] = self.__dict__.setdefault("_bytes", {})  # frozen: no setattr
-        hit = cache.get(dtype.name)
-        if hit is None:
-            hit = cache[dtype.name] = sum(dtype.weight_storage(w) for w in self.weights)
-        return hit
+        return memo.kept(self, ("bytes", dtype.name), _weight_bytes, dtype)
+
+
+def _weight_bytes(cost: LayerCost, dtype: DType) -> int:
+    return sum(dtype.weight_storage(w) for w in cost.weights)
 
 
 def layer_costs(graph: Graph, shapes: dict[str, Shape]) -> dict[str, LayerCost]:

@@ -188,7 +188,7 @@ def estimate_flash(graph: Graph, costs: Mapping[str, LayerCost],
     weights = biases = quant = 0
     key = ("stored", dtype.name)
     for node in graph.nodes:
-        w, b, q = memo.on_node(node, key, _stored, costs, dtype)
+        w, b, q = memo.kept(node, key, _stored, costs, dtype)
         weights += w
         biases += b
         quant += q
@@ -213,9 +213,9 @@ def _tensor(q: bool, rank: int, name: int, channels: int, data: int | None) -> i
 
 def _stored(node: Node, costs: Mapping[str, LayerCost], dtype: DType) -> tuple[int, int, int]:
     """Bytes of the node's weights, biases and quantization parameters in the file."""
-    weights = biases = quant = 0
     if ops.get(node.op).node_cost_class(node.attrs) is CostClass.IDENTITY:
         return 0, 0, 0
+    weights = biases = quant = 0
     for w in costs[node.name].weights:
         if w.role == "bias":
             biases += dtype.data_bytes(w)
@@ -248,7 +248,7 @@ def _file_bytes(graph: Graph, dtype: DType) -> int:
         builtin = node.attrs["builtin"]
         shapes[node.outputs[0]] = tuple(node.attrs["output_shapes"][0])
         in_shape = shapes.get(node.inputs[0]) if node.inputs else None
-        own, output, shared_operands = memo.on_node(node, key, _operator_bytes, q, names,
+        own, output, shared_operands = memo.kept(node, key, _operator_bytes, q, names,
                                                     in_shape)
         size += own
         if builtin not in builtins:

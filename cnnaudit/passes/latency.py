@@ -71,13 +71,7 @@ class OpWork:
     def cycles(self, family: KernelFamily) -> float:
         """Its cycles with this kernel family. An operator's work is shared by every
         candidate that meets it again (`op_work`), so the answer is kept per family."""
-        if not memo.fast():
-            return self._cycles(family)
-        cache: dict[str, float] = self.__dict__.setdefault("_by_family", {})  # frozen
-        hit = cache.get(family.id)
-        if hit is None:
-            hit = cache[family.id] = self._cycles(family)
-        return hit
+        return memo.kept(self, ("cycles", family.id), OpWork._cycles, family)
 
     def _cycles(self, family: KernelFamily) -> float:
         c = family.cycles
@@ -87,7 +81,7 @@ class OpWork:
 def op_work(device: Graph, shapes: Mapping[str, Shape],
             costs: Mapping[str, LayerCost]) -> tuple[OpWork, ...]:
     """The work of every operator of a TFLite-level graph, in execution order."""
-    return tuple(memo.on_node(node, "work", _work, shapes, costs)
+    return tuple(memo.kept(node, "work", _work, shapes, costs)
                  for node in device.nodes if node.op == "tflite")
 
 

@@ -133,7 +133,7 @@ def _buffers(graph: Graph, shapes: Mapping[str, Shape], dtype: DType) -> list[Bu
     end = len(graph.nodes) - 1
     key = ("buffers", dtype.name)
     for step, node in enumerate(graph.nodes):
-        cost_class, out_bytes = memo.on_node(node, key, _outputs, graph, shapes, dtype)
+        cost_class, out_bytes = memo.kept(node, key, _outputs, graph, shapes, dtype)
         for t in node.inputs:
             last[root[t]] = step
         if cost_class is CostClass.IDENTITY:
@@ -180,7 +180,7 @@ def _scratch(graph: Graph, shapes: Mapping[str, Shape], dtype: DType) -> list[Bu
     for step, node in enumerate(graph.nodes):
         if node.op != "tflite" or node.attrs["builtin"] not in SCRATCH_OPS:
             continue
-        sizes = memo.on_node(node, key, _scratch_sizes, graph, shapes, dtype)
+        sizes = memo.kept(node, key, _scratch_sizes, graph, shapes, dtype)
         out += [Buffer(f"{node.name}/scratch{i}", s, step, step) for i, s in enumerate(sizes)]
     return out
 
@@ -232,7 +232,7 @@ def _arena(graph: Graph, shapes: Mapping[str, Shape], dtype: DType, runtime: Run
     """(tail bytes, smallest working arena) by replaying the allocator's steps."""
     operators = [n for n in graph.nodes if n.op == "tflite"]
     key = ("arena", runtime.pointer, dtype.name)
-    facts = [memo.on_node(n, key, _operator_facts, graph, dtype, runtime) for n in operators]
+    facts = [memo.kept(n, key, _operator_facts, graph, dtype, runtime) for n in operators]
     n_tensors = graph.tensor_count if graph.tensor_count is not None else (
         len(graph.inputs) + sum(f[5] for f in facts))
     ptr = runtime.pointer
@@ -242,26 +242,21 @@ def _arena(graph: Graph, shapes: Mapping[str, Shape], dtype: DType, runtime: Run
     tail.alloc(runtime.subgraph_allocation, ptr)
     tail.alloc(runtime.eval_tensor * n_tensors, ptr)
     tail.alloc(runtime.node * len(operators), ptr)
-    # tail.alloc inlined: these loops run once per operator of every audit
-    used = tail.used
     for params, _, _, _, _, _ in facts:
         if params:
-            used = (used + params + 3) // 4 * 4
+            tail.alloc(params, 4)
     for _, opdata, _, _, _, _ in facts:
         if opdata:
-            used = (used + opdata + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+            tail.alloc(opdata, ALIGNMENT)
     prepare_peak = 0
-    request = runtime.scratch_request
     requests = REQUEST_SLACK
     for _, _, channels, scratch, temporaries, _ in facts:
         if channels:
-            used = (used + 4 * channels + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-            used = (used + 4 * channels + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+            tail.alloc(4 * channels, ALIGNMENT)
+            tail.alloc(4 * channels, ALIGNMENT)
         requests += scratch
-        peak = request * requests + temporaries + used
-        if peak > prepare_peak:
-            prepare_peak = peak
-    tail.used = used
+        prepare_peak = max(prepare_peak,
+                           runtime.scratch_request * requests + temporaries + tail.used)
     if n_scratch:
         tail.alloc(runtime.scratch_handle * n_scratch, ptr)
     planning = align(align(runtime.scratch_request * (n_scratch + REQUEST_SLACK), 8) + ptr

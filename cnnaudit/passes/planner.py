@@ -42,8 +42,7 @@ def greedy_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[s
     >>> greedy_plan([Buffer("a", 32, 0, 1), Buffer("b", 16, 1, 2), Buffer("c", 32, 2, 3)])
     {'c': 0, 'a': 0, 'b': 32}
     """
-    a = alignment
-    sizes = [(b.size + a - 1) // a * a for b in buffers]
+    sizes = [align(b.size, alignment) for b in buffers]
     keys = [(-size, -i) for i, size in enumerate(sizes)]
     placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last), by offset
     offsets: dict[str, int] = {}
@@ -74,8 +73,7 @@ def linear_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[s
 
 def plan_size(buffers: Sequence[Buffer], offsets: dict[str, int],
               alignment: int = ALIGNMENT) -> int:
-    a = alignment
-    return max((offsets[b.name] + (b.size + a - 1) // a * a for b in buffers), default=0)
+    return max((offsets[b.name] + align(b.size, alignment) for b in buffers), default=0)
 
 
 def verify_plan(buffers: Sequence[Buffer], offsets: dict[str, int],
