@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -126,19 +128,19 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     reported = [memo.kept(node, ("report", dt.name, *map(shapes.__getitem__, node.inputs)),
                              _layer_report, graph, shapes, costs, dt)
                 for node in graph.nodes]
-    layers = tuple(r for r, _ in reported)
+    layers = tuple(map(itemgetter(0), reported))
     summary = ModelSummary(
         name=graph.name,
         source=graph.source,
         format=graph.format,
         dtype=dt.name,
-        params=sum(r.params for r in layers),
-        trainable_params=sum(r.trainable_params for r in layers),
-        macs=sum(r.macs for r in layers),
+        params=sum(map(attrgetter("params"), layers)),  # map: no generator frame (3.11)
+        trainable_params=sum(map(attrgetter("trainable_params"), layers)),
+        macs=sum(map(attrgetter("macs"), layers)),
         weights_bytes=flash.stored_weight_bytes,
-        weights_bytes_by_dtype=FrozenDict({
-            name: sum(b[k] for _, b in reported) for k, name in enumerate(DTYPES)
-        } if graph.dtype is None else {dt.name: flash.stored_weight_bytes}),
+        weights_bytes_by_dtype=FrozenDict(
+            zip(DTYPES, map(sum, zip(*map(itemgetter(1), reported), strict=True)), strict=True)
+            if graph.dtype is None else {dt.name: flash.stored_weight_bytes}),
         flash_bytes=flash.total_bytes,
         flash_breakdown=FrozenDict(flash.breakdown()),
         flash_exact=flash.exact,
@@ -199,9 +201,10 @@ def _step(node: Node, shapes: Mapping[str, Shape]) -> tuple[str, Shape]:
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:
     """The layer each operator comes from: lowering names operators after their layer
     (`conv2d`, `conv2d/0`); operators of a .tflite file are the layers."""
-    names = {n.name for n in graph.nodes}
-    return tuple(w.name if w.name in names else w.name.split("/")[0]
-                 if w.name.split("/")[0] in names else w.name for w in work)
+    names = set(map(attrgetter("name"), graph.nodes))
+    return tuple(name if name in names else name.split("/")[0]
+                 if name.split("/")[0] in names else name
+                 for name in map(attrgetter("name"), work))
 
 
 def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
@@ -210,7 +213,7 @@ def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
     if kernels is None:
         return None
     family = load_families()[kernels]
-    cycles = [w.cycles(family) for w in work]  # each operator's, counted once
+    cycles = list(map(OpWork.cycles, work, repeat(family)))  # each operator's, counted once
     per_layer: dict[str, float] = {}
     per_ms = board.clock_mhz * 1e3  # cycles_ms of one operator: c / per_ms, the same float
     for c, layer in zip(cycles, layer_of, strict=True):

@@ -26,6 +26,7 @@ import pytest
 from cnnaudit import audit
 from cnnaudit.errors import SpecError
 from cnnaudit.frontends import hdf5, keras_file
+from cnnaudit.limits import DEFAULT
 
 STR = h5py.string_dtype()
 
@@ -245,9 +246,14 @@ def _vlen_sequence(path: Path) -> None:
         f["model_weights"].attrs.create("layer_names", values, dtype=h5py.vlen_dtype("i4"))
 
 
+def _stored(path: Path) -> keras_file._Stored:
+    """The weights an audit reads from the file when a layer needs them."""
+    return keras_file._read_h5(path, DEFAULT)[1]()
+
+
 def test_external_links_are_never_followed(tmp_path, monkeypatch):
     """h5py would open the file an external link names; the reader reads the link as
-    absent (only the cross-check sees a layer missing) and starts no child."""
+    absent (only the weights' cross-check sees a layer missing) and starts no child."""
     path = tmp_path / "tiny.h5"
     _tiny_keras_h5(path)
     with h5py.File(path, "r+") as f:
@@ -255,8 +261,22 @@ def test_external_links_are_never_followed(tmp_path, monkeypatch):
         f["model_weights/d"] = h5py.ExternalLink("/etc/passwd", "/x")
     calls = _counting_child(monkeypatch)
     report = audit(path, boards=[])
-    assert calls == [] and report.model.params == 15
-    assert any("the file stores 0 weights" in w for w in report.warnings)
+    assert report.model.params == 15
+    assert _stored(path) == keras_file._Stored(total=0, by_layer={})
+    assert calls == []
+
+
+def test_weights_are_read_only_when_a_layer_needs_them(tmp_path, monkeypatch):
+    """As for .keras: the config holds the architecture, and walking every stored weight
+    costs more than the rest of the audit."""
+    path = tmp_path / "tiny.h5"
+    _tiny_keras_h5(path)
+    read: list[str] = []
+    real = keras_file._stored_from_h5
+    monkeypatch.setattr(keras_file, "_stored_from_h5", lambda f: read.append("w") or real(f))
+    assert audit(path, boards=[]).model.params == 15
+    assert read == []
+    assert _stored(path).total == 15 and read == ["w"]
 
 
 @pytest.mark.parametrize("change", [_committed_type, _soft_link, _vlen_sequence])
@@ -270,9 +290,12 @@ def test_valid_features_the_reader_skips_fall_back_to_h5py(tmp_path, monkeypatch
         keras_file._stored_from_h5(root)
     calls = _counting_child(monkeypatch)
     report = audit(path, boards=[])
-    assert calls == ["h5"]
-    assert report.model.params == 15
-    assert change is _vlen_sequence or not report.warnings  # the child read the weights too
+    # the config is read in process unless the feature is in it; the weights are not read
+    assert calls == (["h5"] if change is _committed_type else [])
+    assert report.model.params == 15 and not report.warnings
+    stored = _stored(path)  # a layer that needs the weights: h5py reads them
+    assert calls == ["h5"] * (1 + (change is _committed_type))
+    assert stored.total == (0 if change is _vlen_sequence else 15)  # no layer names there
 
 
 # -- forged files --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import ops
 from ..errors import SpecError
@@ -64,9 +64,8 @@ def load_keras_file(path: Path, overrides: Mapping[str, Shape] | None = None,
         config, load_stored = _read_keras_zip(path, limits)
         builder = _Builder(file, dict(overrides or {}), load_stored, limits)
     else:
-        config, stored = _read_h5(path, limits)
-        builder = _Builder(file, dict(overrides or {}), lambda: stored, limits)
-        _ = builder.stored  # read with the config already: the cross-check costs nothing
+        config, load_stored = _read_h5(path, limits)
+        builder = _Builder(file, dict(overrides or {}), load_stored, limits)
     try:
         return builder.build(config, default_name=path.stem)
     except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
@@ -303,35 +302,52 @@ def _child_main() -> None:
     print(json.dumps(answer))
 
 
-def _read_h5(path: Path, limits: Limits) -> tuple[Any, _Stored]:
-    """The model config and the stored weight shapes of an .h5 file, read in this process
-    by cnnaudit's bounded HDF5 reader (`hdf5.py`); a valid file that uses an HDF5 feature
-    that reader does not read goes to h5py in a child process instead."""
+def _read_h5(path: Path, limits: Limits) -> tuple[Any, Callable[[], _Stored]]:
+    """The model config of an .h5 file, and how to read its stored weight shapes, by
+    cnnaudit's bounded HDF5 reader (`hdf5.py`) in this process; a valid file that uses an
+    HDF5 feature that reader does not read goes to h5py in a child process instead.
+
+    The weight shapes are read only when a layer needs them, as for .keras: walking every
+    weight of MobileNetV2 costs more than the rest of the audit."""
     from . import hdf5  # here, not at the top: a .keras audit rarely needs it
 
     file = str(path)
     max_config = int(limits.max_config_mb * 2**20)
-    try:
-        raw, stored = _h5_in_process(path, max_config)
-    except hdf5.Unsupported:
+
+    def in_child() -> tuple[Any, _Stored]:
         answer = _hdf5_in_child(["h5", file, str(max_config)], limits.hdf5_seconds,
                                 limits.hdf5_memory_mb)
         if answer.get("error"):
             raise _fail(file, str(answer["error"])) from None
-        raw = answer.get("config")
         found = answer.get("stored") or {}
-        stored = _Stored(total=found.get("total"), by_layer=found.get("by_layer") or {})
+        return answer.get("config"), _Stored(total=found.get("total"),
+                                             by_layer=found.get("by_layer") or {})
+
+    def load_stored() -> _Stored:
+        try:
+            return _h5_in_process(path, max_config, _stored_or_nothing)
+        except hdf5.Unsupported:
+            return in_child()[1]
+
+    try:
+        raw = _h5_in_process(path, max_config, _model_config)
+    except hdf5.Unsupported:
+        raw, stored = in_child()
+        load_stored = lambda: stored  # noqa: E731 (the child answered both)
     if raw is None:
         raise _fail(file, "the file has no model_config: it holds weights only",
                     hint="save the whole model (model.save), not model.save_weights")
     if not isinstance(raw, str) or len(raw) > limits.max_config_mb * 2**20:
         raise _fail(file, "model_config is not a plausible JSON text; refusing")
-    return _parse_json(raw, file), stored
+    return _parse_json(raw, file), load_stored
 
 
-def _h5_in_process(path: Path, max_config: int) -> tuple[str | None, _Stored]:
-    """What the child's h5py would answer, from cnnaudit's own reader; a damaged weights
-    part only loses the cross-check, as in the child."""
+T = TypeVar("T")
+
+
+def _h5_in_process(path: Path, max_config: int, read: Callable[[Any], T]) -> T:
+    """What the child's h5py would answer (`read` of the root group), from cnnaudit's own
+    reader."""
     from . import hdf5
 
     file = str(path)
@@ -340,19 +356,29 @@ def _h5_in_process(path: Path, max_config: int) -> tuple[str | None, _Stored]:
             if os.fstat(handle.fileno()).st_size == 0:
                 raise _fail(file, "not an HDF5 file: the file is empty")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                root = hdf5.open_root(data, max_string=max_config)
-                raw = root.attrs.get("model_config")
-                try:
-                    stored = _stored_from_h5(root)
-                except (hdf5.HDF5Error, AttributeError, TypeError):
-                    stored = _Stored()  # a name that is a group (no shape), a null shape
+                return read(hdf5.open_root(data, max_string=max_config))
     except hdf5.HDF5Error as exc:
         raise _fail(file, f"damaged HDF5 file: {exc}") from None
     except (OSError, ValueError) as exc:
         raise _fail(file, f"cannot read the file: {exc}") from None
+
+
+def _model_config(root: Any) -> str | None:
+    raw = root.attrs.get("model_config")
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", errors="replace")
-    return (raw if isinstance(raw, str) else None), stored
+    return raw if isinstance(raw, str) else None
+
+
+def _stored_or_nothing(root: Any) -> _Stored:
+    """`_stored_from_h5`; a damaged weights part only loses the cross-check, as in the
+    child."""
+    from . import hdf5
+
+    try:
+        return _stored_from_h5(root)
+    except (hdf5.HDF5Error, AttributeError, TypeError):
+        return _Stored()  # a name that is a group (no shape), a null shape
 
 
 def _stored_from_h5(f: Any) -> _Stored:
@@ -649,7 +675,7 @@ class _Builder:
 
     def _cross_check(self, nodes: list[Node]) -> None:
         """Warn when the counted parameters differ from the weights stored in the file (when
-        they were read: always for .h5, for .keras when a layer needed them)."""
+        they were read: when a layer needed them)."""
         if self._stored is None or self._stored.total is None:
             return
         from ..passes.cost import layer_costs

@@ -117,12 +117,18 @@ def builtin_path() -> Path:
 
 
 _FAMILIES: dict[tuple[str, int], dict[str, KernelFamily]] = {}
+_BUILTIN = ("<builtin>", 0)
 
 
 def load_families(path: Path | None = None) -> dict[str, KernelFamily]:
     """Every kernel family by id; a family may be another family's cycles times `scale`."""
-    path = path or builtin_path()
-    try:  # one stat per audit (os.stat: pathlib's costs more than a small audit's latency)
+    if path is None:
+        # the installed file does not change under a running process: no stat per audit
+        got = _FAMILIES.get(_BUILTIN)
+        if got is None:
+            got = _FAMILIES[_BUILTIN] = _parse(builtin_path())
+        return got
+    try:  # a file of the user's may be edited between audits
         key = (str(path), os.stat(path).st_mtime_ns)
     except OSError:
         key = (str(path), 0)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 from ..ir import Graph, Node
+from ..ops import memo
 from .tflm_ops import KNOWN_CUSTOM, RESOLVER_METHOD
 
 COMPUTE_WITH_WEIGHTS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -52,9 +55,8 @@ def _operators_of(graph: Graph, wanted: Callable[[str], bool]) -> list[Node]:
     """The operators whose builtin is `wanted`, in graph order."""
     groups = [nodes for builtin, nodes in _by_builtin(graph).items() if wanted(builtin)]
     if len(groups) == 1:
-        return [n for _, n in groups[0]]
-    return [n for _, n in sorted((p for group in groups for p in group),
-                                 key=lambda p: p[0])]
+        return list(map(itemgetter(1), groups[0]))  # map, itemgetter: no frame per node
+    return list(map(itemgetter(1), sorted(chain.from_iterable(groups), key=itemgetter(0))))
 
 
 def builtin_supported(graph: Graph) -> Iterator[Finding]:
@@ -101,15 +103,20 @@ def static_shapes(graph: Graph) -> Iterator[Finding]:
 def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro has no hybrid kernels: an operator with int8 weights must take int8
     inputs, so dynamic-range quantized models do not run."""
-    shapes_dtype = graph.tensor_dtypes
     for node in _operators_of(graph, COMPUTE_WITH_WEIGHTS.__contains__):
-        kernel = next((c for c in node.attrs["constants"] if c[0] == 1), None)
-        if kernel is not None and kernel[2] == "int8" and \
-                "float32" in map(shapes_dtype.get, node.inputs):
+        if memo.kept(node, "hybrid", _hybrid, graph):
             yield Finding("error", "no_hybrid_kernels", node.name,
                           f"{node.attrs['builtin']} has int8 weights but float32 input "
                           "(dynamic-range quantization); convert with full integer "
                           "quantization (a representative dataset, TFLITE_BUILTINS_INT8)")
+
+
+def _hybrid(node: Node, graph: Graph) -> bool:
+    """(Kept on the node: lowered nodes are shared only by graphs of one dtype, whose
+    tensor types agree.)"""
+    kernel = next((c for c in node.attrs["constants"] if c[0] == 1), None)
+    return kernel is not None and kernel[2] == "int8" and \
+        "float32" in map(graph.tensor_dtypes.get, node.inputs)
 
 
 def float16_weights(graph: Graph) -> Iterator[Finding]:
