@@ -166,12 +166,14 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     layer_of = _layer_of(graph, work)
     results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers,
                           _latency(b, dt.name, work, layer_of)) for b in boards)
-    buffers = tuple(ArenaBuffer(b.name, memory.offsets[b.name], b.size, b.first, b.last)
-                    for b in memory.buffers)
-    timeline = tuple(
-        TimelineStep(n.name, kind, live, shape) for (kind, shape), n, live in zip(
-            (memo.kept(n, "step", _step, device_shapes) for n in device.nodes),
-            device.nodes, memory.live_by_step, strict=True))
+    # rows made by map over columns: no Python frame per row
+    tensors, sizes, firsts, lasts = zip(*memory.buffers, strict=True) if memory.buffers \
+        else ((),) * 4
+    buffers = tuple(map(ArenaBuffer, tensors, map(memory.offsets.__getitem__, tensors), sizes,
+                        firsts, lasts))
+    steps = [memo.kept(n, "step", _step, device_shapes) for n in device.nodes]
+    operators, kinds, outputs = zip(*steps, strict=True) if steps else ((),) * 3
+    timeline = tuple(map(TimelineStep, operators, kinds, memory.live_by_step, outputs))
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
                   timeline=timeline, buffers=buffers)
 
@@ -200,9 +202,9 @@ def _layer_report(node: Node, graph: Graph, shapes: dict[str, Shape],
         else ()
 
 
-def _step(node: Node, shapes: Mapping[str, Shape]) -> tuple[str, Shape]:
-    """An operator's type and output shape, for its timeline step."""
-    return ops.get(node.op).display_type(node.attrs), shapes[node.outputs[0]]
+def _step(node: Node, shapes: Mapping[str, Shape]) -> tuple[str, str, Shape]:
+    """An operator's name, type and output shape, for its timeline step."""
+    return node.name, ops.get(node.op).display_type(node.attrs), shapes[node.outputs[0]]
 
 
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:

@@ -46,8 +46,7 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
             raise _fail(node, f"{len(outs)} output shapes for {len(node.outputs)} outputs")
         if problem:
             raise _fail(node, problem)
-        for t, out in zip(node.outputs, outs, strict=True):
-            shapes[t] = out
+        shapes.update(zip(node.outputs, outs, strict=True))
     return shapes
 
 
