@@ -347,6 +347,8 @@ def api_rate(seconds: float) -> dict[str, Any]:
          lambda: cnnaudit.analyse(graph, nano)),
         ("analyse29", f"analyse(graph, [Board]) (never cached), {n29} layers",
          lambda: cnnaudit.analyse(graph29, nano)),
+        ("pipeline29", f"analyse(frontends.load(spec dict), [Board]): audit() without its "
+         f"report cache, {n29} layers", lambda: cnnaudit.analyse(frontends.load(spec29), nano)),
         ("load_boards", "load_boards() (17 YAML profiles)", cnnaudit.load_boards),
     ]
     out: dict[str, Any] = {"layers84": n84, "layers29": n29}
@@ -559,6 +561,7 @@ def summary(res: dict[str, Any]) -> None:
                        f"{worst:.1f}x", worst >= 20))
     for n, key, how in (("layers84", "audit84", "same spec again"),
                         ("layers29", "audit29", "same spec again"),
+                        ("layers29", "pipeline29", "same spec, no report cache"),
                         ("layers84", "stream84", "distinct candidates, the first"),
                         ("layers29", "stream29", "distinct candidates, the first"),
                         ("layers84", "stream84_warm", "distinct candidates, the next"),
