@@ -23,7 +23,7 @@ from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import LazyShapes, infer_shapes
 from .passes.support import Finding, check_support, resolver_ops
-from .report import ArenaBuffer, FrozenDict, LayerReport, ModelSummary, Report, TimelineStep
+from .report import ArenaBuffer, FrozenDict, LayerReport, ModelSummary, Report, TimelineStep, rows
 from .verdict import Latency, judge
 
 
@@ -166,14 +166,13 @@ def analyse(graph: Graph, boards: Sequence[Board], *, dtype: str = "int8",
     layer_of = _layer_of(graph, work)
     results = tuple(judge(b, memory.arena_bytes, flash.total_bytes, blockers,
                           _latency(b, dt.name, work, layer_of)) for b in boards)
-    # rows made by map over columns: no Python frame per row
     tensors, sizes, firsts, lasts = zip(*memory.buffers, strict=True) if memory.buffers \
         else ((),) * 4
-    buffers = tuple(map(ArenaBuffer, tensors, map(memory.offsets.__getitem__, tensors), sizes,
-                        firsts, lasts))
+    buffers = rows(ArenaBuffer, tensors, map(memory.offsets.__getitem__, tensors), sizes,
+                   firsts, lasts)
     steps = [memo.kept(n, "step", _step, device_shapes) for n in device.nodes]
     operators, kinds, outputs = zip(*steps, strict=True) if steps else ((),) * 3
-    timeline = tuple(map(TimelineStep, operators, kinds, memory.live_by_step, outputs))
+    timeline = rows(TimelineStep, operators, kinds, memory.live_by_step, outputs)
     return Report(summary, layers, results, warnings=graph.warnings, findings=findings,
                   timeline=timeline, buffers=buffers)
 

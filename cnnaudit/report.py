@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from itertools import repeat
+from typing import Any, NamedTuple, TypeVar
 
 from .passes.support import Finding
 from .verdict import BoardResult, Verdict
@@ -76,6 +77,16 @@ class ModelSummary:
     input_shapes: tuple[tuple[int, ...], ...]
     output_shapes: tuple[tuple[int, ...], ...]
     operators: tuple[str, ...] = ()  # distinct TFLite operators, when the graph has them
+
+
+R = TypeVar("R", bound=tuple)  # type: ignore[type-arg]
+
+
+def rows(cls: type[R], *columns: Iterable[Any]) -> tuple[R, ...]:
+    """Named tuples of class `cls` from its columns, made without a Python frame per row
+    (a named tuple's own `__new__` is a Python function): a report has one per operator
+    and per tensor, made for every audit."""
+    return tuple(map(tuple.__new__, repeat(cls), zip(*columns, strict=True)))
 
 
 class ArenaBuffer(NamedTuple):
