@@ -63,8 +63,9 @@ class _Layer:
 
 
 class _Chain:
-    """A layer's operators, as the folds rewrite them: tuples, replaced and never changed
-    in place, so an untouched chain holds its layer's own."""
+    """A layer's operators, as the folds and the int8 wrap rewrite them (made only when
+    one of them may): tuples, replaced and never changed in place, so an untouched chain
+    holds its layer's own."""
 
     __slots__ = ("consumers", "names", "node", "steps")
 
@@ -101,26 +102,29 @@ def _lower_layer(op: str, attrs: Mapping[str, Any], ins: Sequence[Shape],
 
 def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     """A new graph of `tflite` nodes; tensor names keep the Keras layer names."""
-    chains: dict[str, _Chain] = {}
+    layers: dict[str, _Layer] = {}
     folds: list[Node] = []  # layers a fold may take away, in graph order
-    wraps: list[_Chain] = []  # chains with an operator that has no int8 kernel
+    wraps = False  # whether an operator has no int8 kernel (wrapped at int8)
     for node in graph.nodes:
         if node.op == "input":
             continue
         # a layer's input shapes, with the node, decide its lowering
-        layer: _Layer = memo.kept(node, ("lowered", *map(shapes.__getitem__, node.inputs)),
-                                  _Layer, shapes)
-        chain = chains[node.name] = _Chain(node, layer)
+        layer = layers[node.name] = memo.kept(
+            node, ("lowered", *map(shapes.__getitem__, node.inputs)), _Layer, shapes)
         if layer.folds:
             folds.append(node)
-        if layer.float_only:
-            wraps.append(chain)
+        wraps = wraps or layer.float_only
+    wraps = wraps and dtype.quantized
+    if not folds and not wraps:  # nothing to rewrite: the layers are the chains
+        return _eliminate_dead(_build(graph, layers, shapes, dtype))
+    chains = {node.name: _Chain(node, layers[node.name]) for node in graph.nodes
+              if node.name in layers}
     if folds:
         _fold(graph, folds, chains, shapes)
-    if dtype.quantized:
-        for chain in wraps:
+    if wraps:
+        for chain in chains.values():
             if not any(step.builtin in FLOAT_ONLY for step in chain.steps):
-                continue  # folded away
+                continue  # folded away, or nothing to wrap
             pairs = [w for step, names in zip(chain.steps, chain.names, strict=True) for w in (
                 [(Lowered("DEQUANTIZE", step.shape), names), (step, names),
                  (Lowered("QUANTIZE", step.shape), names)]
@@ -279,7 +283,7 @@ def _weight_dtype(weight: Weight, dtype: DType) -> str:
     return "float16" if dtype.name == "float16" else "float32"
 
 
-def _build(graph: Graph, chains: dict[str, _Chain], shapes: dict[str, Shape],
+def _build(graph: Graph, chains: Mapping[str, _Layer | _Chain], shapes: dict[str, Shape],
            dtype: DType) -> Graph:
     act_dtype = "int8" if dtype.quantized else "float32"
     # Keras tensor -> lowered tensor that holds it; a tensor is resolved before it is
@@ -293,14 +297,16 @@ def _build(graph: Graph, chains: dict[str, _Chain], shapes: dict[str, Shape],
             nodes.append(node)
             dtypes[node.name] = act_dtype
             continue
-        steps = chains[node.name].steps
+        chain = chains[node.name]
+        steps = chain.steps
         current = tuple(map(alias.get, node.inputs, node.inputs))
         if not steps:
             alias[node.outputs[0]] = current[0]
             continue
         in_shape = shapes.get(node.inputs[0]) if node.inputs else None
         last = len(steps) - 1
-        for i, (step, names) in enumerate(zip(steps, chains[node.name].names, strict=True)):
+        for i, step in enumerate(steps):
+            names = chain.names[i]
             name = node.outputs[0] if i == last else f"{node.name}/{i}"
             if step.builtin == "RESHAPE" and len(current) == 1 and current[0] in \
                     reshape_source and reshape_source[current[0]][1] == step.shape:
