@@ -314,7 +314,8 @@ def graph_from_spec(
         raw.append(_read_layer_memo(reader, entry, line))
 
     plan = _plan_memo(reader, doc, raw)
-    nodes = tuple(_node(raw[i], plan.names[i], plan.inputs[i], file) for i in plan.order)
+    # (list comprehensions: a generator resumes its frame once per item)
+    nodes = tuple([_node(raw[i], plan.names[i], plan.inputs[i], file) for i in plan.order])
     return Graph(
         name=name,
         nodes=nodes,
@@ -346,7 +347,7 @@ def _plan_memo(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]
     """`_plan`; the candidates of a search loop differ in their layers' arguments, not in
     their names and wiring, so a plan is kept by the layers' structure (op, given name and
     inputs, line: `skeleton` of each reading) and the outputs asked for."""
-    skeleton = tuple(r.get("skeleton") for r in raw)
+    skeleton = tuple([r.get("skeleton") for r in raw])
     outputs = doc.get("outputs")
     if isinstance(outputs, list):
         outputs = tuple(outputs)
@@ -468,10 +469,9 @@ def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str,
     as a search loop writes its candidates) reads the same every time, so its reading is
     kept. Readings are shared: nothing changes them after `_read_layer` (`_plan` names and
     wires copies)."""
-    key = _entry_key(entry) if memo.fast() else None
+    key = _entry_key(entry, line) if memo.fast() else None
     if key is None:
         return _read_layer(reader, entry, line)
-    key = (key, line)
     hit = _READ_LAYERS.get(key)
     if hit is None:
         hit = _read_layer(reader, entry, line)
@@ -490,24 +490,26 @@ def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str,
     return hit
 
 
-def _entry_key(entry: Any) -> Hashable | None:
-    """A layer entry as a hashable, type-exact key; None when it is not made of plain
-    values (a YAML node that knows its lines, a list argument)."""
+def _entry_key(entry: Any, line: int | None) -> Hashable | None:
+    """A layer entry on a line as a hashable, type-exact key; None when it is not made of
+    plain values (a YAML node that knows its lines, a list argument). The key is one flat
+    tuple: hashed and compared once per layer of every candidate."""
     if entry.__class__ is str:
-        return entry
+        return (line, entry)
     if entry.__class__ is not dict or len(entry) != 1:
         return None
     ((kind, value),) = entry.items()
     if kind.__class__ is not str:
         return None
     if value.__class__ in _SCALARS:
-        return (kind, value.__class__, value)
+        return (line, kind, value.__class__, value)
     if value.__class__ is dict:
         classes = tuple(map(type, value.values()))  # tells 1, 1.0 and True apart
         if _SCALARS.issuperset(classes):
             # keys need no classes: a reading is kept only when every key is an argument
-            # name, and no other key equals a string
-            return (kind, tuple(value.items()), classes)
+            # name, and no other key equals a string. (Keys of one length and form hold
+            # the arguments' names, values and classes at the same places.)
+            return (line, kind, dict, *value, *value.values(), *classes)
     return None
 
 

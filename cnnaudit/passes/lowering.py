@@ -13,6 +13,8 @@ is added at the edges.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +32,8 @@ ABSORBS_PADDING = ("conv2d", "depthwise_conv2d")
 # Operators with no int8 kernel: at int8 the converter runs them in float between a
 # DEQUANTIZE and a QUANTIZE.
 FLOAT_ONLY = ("NEG", "ELU")
+# Layers a fold may take away, besides a ReLU the operator before it can fuse (`_fold`).
+FOLDED_LAYERS = ("zero_padding2d", "batch_norm", "flatten", "rescaling")
 # Input positions of weights and bias, where they differ from (1, 2).
 WEIGHT_POSITIONS = {"TRANSPOSE_CONV": (1, 3)}
 SHAPE_OPERAND_BYTES = 16  # an int32 shape/axis/padding vector of a rank-4 tensor
@@ -38,30 +42,55 @@ SHAPE_OPERAND_BYTES = 16  # an int32 shape/axis/padding vector of a rank-4 tenso
 Names = tuple[tuple[str, str], ...]  # (Keras layer, TensorFlow op in its name scope)
 
 
+class _Layer:
+    """A layer's operators for its node and input shapes, named (per step, the ops its
+    output tensor is named after: flash's tensor names), and what the folds and the int8
+    wrap may do to it: worked out once and kept on the node, so a layer left as it is (a
+    convolution with its activation fused) costs an audit next to nothing."""
+
+    __slots__ = ("float_only", "folds", "names", "steps")
+
+    def __init__(self, node: Node, shapes: Mapping[str, Shape]) -> None:
+        out = shapes[node.outputs[0]]
+        steps = memo.node_rule(_lower_layer, node, [shapes[t] for t in node.inputs], out)
+        self.steps: tuple[Lowered, ...] = (Lowered(f"UNKNOWN:{node.op}", out),) \
+            if steps is None else steps
+        self.names = tuple(_names(node, s) for s in self.steps)
+        # only these layers can fold away (`_fold`); folds only remove operators or
+        # change their weights and activation, so a float-only operator is one from here
+        self.folds = node.op in FOLDED_LAYERS or _fusable(node, self.steps)
+        self.float_only = any(s.builtin in FLOAT_ONLY for s in self.steps)
+
+
 class _Chain:
-    """A layer's operators, as the folds rewrite them."""
+    """A layer's operators, as the folds and the int8 wrap rewrite them (made only when
+    one of them may): tuples, replaced and never changed in place, so an untouched chain
+    holds its layer's own."""
 
     __slots__ = ("consumers", "names", "node", "steps")
 
-    def __init__(self, node: Node, steps: Sequence[Lowered]) -> None:
-        steps = tuple(steps)  # a memoised rule's tuple is itself: its id is the key
+    def __init__(self, node: Node, layer: _Layer) -> None:
         self.node = node
-        self.steps = list(steps)
+        self.steps = layer.steps
+        self.names = layer.names
         self.consumers: list[str] = []
-        # per step, the ops its output tensor is named after (flash: tensor names)
-        self.names: list[Names] = list(memo.shared(
-            ("names", id(node), id(steps)), (node, steps), _chain_names, node, steps))
 
-
-def _chain_names(node: Node, steps: tuple[Lowered, ...]) -> tuple[Names, ...]:
-    return tuple(_names(node, s) for s in steps)
+    def fold_into_last(self, step: Lowered, names: Names) -> None:
+        """The last operator, now with the layer after it folded in."""
+        self.steps = (*self.steps[:-1], step)
+        self.names = (*self.names[:-1], names)
 
 
 def _names(node: Node, step: Lowered) -> Names:
-    """(Worked out once per layer and steps: `_Chain` and the folds share the results.)"""
     layer = node.name.replace("/", "_").replace("@", "_call")  # as keras_build names it
     pieces = step.names or ("".join(w.title() for w in step.builtin.split("_")),)
     return tuple(("", "") if not p else (layer, p) for p in pieces)
+
+
+def _fusable(node: Node, steps: Sequence[Lowered]) -> bool:
+    """A ReLU/ReLU6 layer that the operator before it may take as its fused activation."""
+    return len(steps) == 1 and steps[0].builtin in ("RELU", "RELU6") \
+        and node.attrs.get("activation") in FUSED_ACTIVATIONS
 
 
 def _lower_layer(op: str, attrs: Mapping[str, Any], ins: Sequence[Shape],
@@ -73,27 +102,26 @@ def _lower_layer(op: str, attrs: Mapping[str, Any], ins: Sequence[Shape],
 
 def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
     """A new graph of `tflite` nodes; tensor names keep the Keras layer names."""
-    chains: dict[str, _Chain] = {}
-    producer: dict[str, str] = {}
+    layers: dict[str, _Layer] = {}
+    folds: list[Node] = []  # layers a fold may take away, in graph order
+    wraps = False  # whether an operator has no int8 kernel (wrapped at int8)
     for node in graph.nodes:
-        for t in node.outputs:
-            producer[t] = node.name
         if node.op == "input":
             continue
-        ins, out = list(map(shapes.__getitem__, node.inputs)), shapes[node.outputs[0]]
-        steps = memo.node_rule(_lower_layer, node, ins, out)
-        if steps is None:
-            steps = [Lowered(f"UNKNOWN:{node.op}", shapes[node.outputs[0]])]
-        chains[node.name] = _Chain(node, steps)
-    for node in graph.nodes:
-        for t in node.inputs:
-            if producer[t] in chains:
-                chains[producer[t]].consumers.append(node.name)
-    for t in graph.outputs:
-        if producer[t] in chains:
-            chains[producer[t]].consumers.append("<output>")
-    _fold(graph, chains, producer, shapes)
-    if dtype.quantized:
+        # a layer's input shapes, with the node, decide its lowering
+        layer = layers[node.name] = memo.kept(
+            node, ("lowered", *map(shapes.__getitem__, node.inputs)), _Layer, shapes)
+        if layer.folds:
+            folds.append(node)
+        wraps = wraps or layer.float_only
+    wraps = wraps and dtype.quantized
+    if not folds and not wraps:  # nothing to rewrite: the layers are the chains
+        return _eliminate_dead(_build(graph, layers, shapes, dtype))
+    chains = {node.name: _Chain(node, layers[node.name]) for node in graph.nodes
+              if node.name in layers}
+    if folds:
+        _fold(graph, folds, chains, shapes)
+    if wraps:
         for chain in chains.values():
             if not any(step.builtin in FLOAT_ONLY for step in chain.steps):
                 continue  # folded away, or nothing to wrap
@@ -101,9 +129,26 @@ def lower(graph: Graph, shapes: dict[str, Shape], dtype: DType) -> Graph:
                 [(Lowered("DEQUANTIZE", step.shape), names), (step, names),
                  (Lowered("QUANTIZE", step.shape), names)]
                 if step.builtin in FLOAT_ONLY else [(step, names)])]
-            chain.steps = [s for s, _ in pairs]
-            chain.names = [n for _, n in pairs]
-    return _eliminate_dead(_build(graph, chains, producer, shapes, dtype))
+            chain.steps = tuple(s for s, _ in pairs)
+            chain.names = tuple(n for _, n in pairs)
+    return _eliminate_dead(_build(graph, chains, shapes, dtype))
+
+
+def _link(graph: Graph, chains: dict[str, _Chain]) -> dict[str, str]:
+    """Fill in each chain's consumers (the layers that read it, "<output>" for a graph
+    output); returns the layer that produces each tensor."""
+    producer: dict[str, str] = {}
+    for node in graph.nodes:
+        for t in node.outputs:
+            producer[t] = node.name
+    for node in graph.nodes:
+        for t in node.inputs:
+            if producer[t] in chains:
+                chains[producer[t]].consumers.append(node.name)
+    for t in graph.outputs:
+        if producer[t] in chains:
+            chains[producer[t]].consumers.append("<output>")
+    return producer
 
 
 def _source(chains: dict[str, _Chain], producer: dict[str, str], node: Node) -> _Chain | None:
@@ -141,51 +186,52 @@ def _padding_absorbed(node: Node, consumer: Node, shapes: dict[str, Shape]) -> b
     return tuple(node.attrs["padding"]) == wanted
 
 
-def _fold(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
+def _fold(graph: Graph, folds: list[Node], chains: dict[str, _Chain],
           shapes: dict[str, Shape]) -> None:
-    for node in graph.nodes:
-        chain = chains.get(node.name)
-        if chain is None:
-            continue
+    """Fold away the layers in `folds` (in graph order) that the converter folds."""
+    producer = _link(graph, chains)
+    for node in folds:
+        chain = chains[node.name]
         if node.op == "zero_padding2d" and len(chain.consumers) == 1 and \
                 chain.consumers[0] in chains and \
                 _padding_absorbed(node, chains[chain.consumers[0]].node, shapes):
-            chain.steps = []
+            chain.steps = ()
             consumer = chains[chain.consumers[0]]
-            consumer.names[0] = memo.shared(
+            consumer.names = (memo.shared(
                 ("pad", id(consumer.names[0]), id(node)), (consumer.names[0], node),
-                _padded_names, consumer.names[0], node)
+                _padded_names, consumer.names[0], node), *consumer.names[1:])
             continue
-        activation = len(chain.steps) == 1 and chain.steps[0].builtin in ("RELU", "RELU6") \
-            and node.attrs.get("activation") in FUSED_ACTIVATIONS
+        activation = _fusable(node, chain.steps)
         src = _source(chains, producer, node) if activation or node.op == "batch_norm" \
             else None  # only these fold into the operator before them
         last = src.steps[-1] if src else None
         if node.op == "batch_norm" and last and last.builtin in FOLDS_BATCH_NORM \
                 and last.activation == "NONE":
-            src.steps[-1] = memo.shared(("bn", id(last)), (last,), _with_bias, last)
-            src.names[-1] = memo.shared(
-                ("bn-names", id(src.names[-1]), id(node), last.builtin),
-                (src.names[-1], node), _batch_norm_names, src.names[-1], node, last.builtin)
-            chain.steps = []
+            src.fold_into_last(
+                memo.shared(("bn", id(last)), (last,), _with_bias, last),
+                memo.shared(("bn-names", id(src.names[-1]), id(node), last.builtin),
+                            (src.names[-1], node), _batch_norm_names, src.names[-1], node,
+                            last.builtin))
+            chain.steps = ()
         elif activation and last and last.activation == "NONE" \
                 and last.builtin in FUSES_ACTIVATION:
             fused = chain.steps[0].builtin
-            src.steps[-1] = memo.shared(("fuse", id(last), fused), (last,), _fused, last, fused)
-            src.names[-1] = memo.shared(
-                ("fused-names", id(src.names[-1]), id(chain.names[0])),
-                (src.names[-1], chain.names[0]), _joined, src.names[-1], chain.names[0])
-            chain.steps = []
+            src.fold_into_last(
+                memo.shared(("fuse", id(last), fused), (last,), _fused, last, fused),
+                memo.shared(("fused-names", id(src.names[-1]), id(chain.names[0])),
+                            (src.names[-1], chain.names[0]), _joined, src.names[-1],
+                            chain.names[0]))
+            chain.steps = ()
         elif node.op == "flatten" and len(chain.consumers) == 1 and \
                 chains.get(chain.consumers[0]) is not None and \
                 chains[chain.consumers[0]].node.op == "dense" and \
                 all(d == 1 for d in shapes[node.inputs[0]][:-1]):
             # (1, 1, C) -> (C,) before a dense layer: FULLY_CONNECTED reads it as it is
-            chain.steps = []
+            chain.steps = ()
         elif node.op == "rescaling" and len(chain.consumers) == 1 and \
                 chains.get(chain.consumers[0]) is not None and \
                 chains[chain.consumers[0]].node.op in FOLDS_RESCALING:
-            chain.steps = []
+            chain.steps = ()
 
 
 # The folds below make each operator's names once: a names tuple is then always the same
@@ -237,57 +283,53 @@ def _weight_dtype(weight: Weight, dtype: DType) -> str:
     return "float16" if dtype.name == "float16" else "float32"
 
 
-def _build(graph: Graph, chains: dict[str, _Chain], producer: dict[str, str],
-           shapes: dict[str, Shape], dtype: DType) -> Graph:
+def _build(graph: Graph, chains: Mapping[str, _Layer | _Chain], shapes: dict[str, Shape],
+           dtype: DType) -> Graph:
     act_dtype = "int8" if dtype.quantized else "float32"
-    alias: dict[str, str] = {}  # Keras tensor -> lowered tensor that holds it
+    # Keras tensor -> lowered tensor that holds it; a tensor is resolved before it is
+    # aliased, so an alias never names another alias
+    alias: dict[str, str] = {}
     nodes: list[Node] = []
     reshape_source: dict[str, tuple[str, Shape]] = {}  # RESHAPE output -> (its input, shape)
     dtypes: dict[str, str] = {}
-
-    def resolve(t: str) -> str:
-        while t in alias:
-            t = alias[t]
-        return t
-
     for node in graph.nodes:
         if node.op == "input":
             nodes.append(node)
             dtypes[node.name] = act_dtype
             continue
         chain = chains[node.name]
-        inputs = list(map(resolve, node.inputs))
-        if not chain.steps:
-            alias[node.outputs[0]] = inputs[0]
+        steps = chain.steps
+        current = tuple(map(alias.get, node.inputs, node.inputs))
+        if not steps:
+            alias[node.outputs[0]] = current[0]
             continue
-        current = inputs
-        for i, step in enumerate(chain.steps):
-            last = i == len(chain.steps) - 1
-            name = node.outputs[0] if last else f"{node.name}/{i}"
+        in_shape = shapes.get(node.inputs[0]) if node.inputs else None
+        last = len(steps) - 1
+        for i, step in enumerate(steps):
+            names = chain.names[i]
+            name = node.outputs[0] if i == last else f"{node.name}/{i}"
             if step.builtin == "RESHAPE" and len(current) == 1 and current[0] in \
                     reshape_source and reshape_source[current[0]][1] == step.shape:
                 # this RESHAPE undoes the one before it: read that one's input instead
                 undone = reshape_source[current[0]][0]
-                if last:
+                if i == last:
                     alias[name] = undone
-                current = [undone]
+                current = (undone,)
                 continue
-            in_shape = shapes.get(node.inputs[0]) if node.inputs else None
-            names = chain.names[i]
             made, made_dtypes = memo.shared(
-                ("op", id(step), id(node), id(names), name, tuple(current), in_shape,
+                ("op", id(step), id(node), id(names), name, current, in_shape,
                  dtype.name, graph.source), (step, node, names),
                 _operator, step, names, name, current, in_shape, dtype, node, graph.source)
             nodes.extend(made)
             dtypes.update(made_dtypes)
             if step.builtin == "RESHAPE" and len(current) == 1:
                 reshape_source[name] = (current[0], _shape_of(current[0], nodes, graph, shapes))
-            current = [name]
+            current = (name,)
     return Graph(
         name=graph.name,
         nodes=tuple(nodes),
         inputs=graph.inputs,
-        outputs=tuple(resolve(t) for t in graph.outputs),
+        outputs=tuple(map(alias.get, graph.outputs, graph.outputs)),
         source=graph.source,
         format="lowered",
         warnings=(),
@@ -332,21 +374,25 @@ def _operator(step: Lowered, names: Names, name: str, current: Sequence[str],
 
 def _eliminate_dead(graph: Graph) -> Graph:
     """Drop operators whose outputs nothing reads (a RESHAPE whose work was undone)."""
-    nodes = list(graph.nodes)
+    nodes = graph.nodes
     while True:
-        read = set(graph.outputs)
-        for n in nodes:
-            read.update(n.inputs)
-        alive = [n for n in nodes if n.op == "input" or not read.isdisjoint(n.outputs)]
+        read = set(graph.outputs).union(*map(_INPUTS, nodes))
+        if read.issuperset(itertools.chain.from_iterable(map(_OUTPUTS, nodes))):
+            break  # every tensor is read (the usual case): nothing is dead
+        alive = tuple(n for n in nodes if n.op == "input" or not read.isdisjoint(n.outputs))
         if len(alive) == len(nodes):
             break
         nodes = alive
     if len(nodes) == len(graph.nodes):
         return graph
-    return Graph(name=graph.name, nodes=tuple(nodes), inputs=graph.inputs,
+    return Graph(name=graph.name, nodes=nodes, inputs=graph.inputs,
                  outputs=graph.outputs, source=graph.source, format=graph.format,
                  warnings=graph.warnings, tensor_dtypes=graph.tensor_dtypes,
                  dtype=graph.dtype)
+
+
+_INPUTS = operator.attrgetter("inputs")
+_OUTPUTS = operator.attrgetter("outputs")
 
 
 def _shape_of(tensor: str, nodes: list[Node], graph: Graph, shapes: dict[str, Shape]) -> Shape:
