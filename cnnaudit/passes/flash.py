@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .. import ops
 from ..dtypes import DType
@@ -125,8 +126,12 @@ def _scopes(layers: Iterable[str]) -> dict[str, str]:
 class _Names:
     def __init__(self, graph: Graph) -> None:
         self.model = len(graph.name) + len("_1/")
-        layers = tuple(dict.fromkeys(layer for n in graph.nodes
-                                     for layer, _ in n.attrs.get("names", ()) if layer))
+        unique: dict[str, None] = {}  # the layers, in order of first mention
+        for node in graph.nodes:
+            for layer, _ in node.attrs.get("names", ()):
+                if layer:
+                    unique[layer] = None
+        layers = tuple(unique)
         # candidates of one search share their layer names: so do their scopes
         self.scopes, self.version = memo.shared(("scopes", layers), (), _versioned_scopes,
                                                 layers)
@@ -185,13 +190,10 @@ def estimate_flash(graph: Graph, costs: Mapping[str, LayerCost],
                    dtype: DType) -> FlashEstimate:
     """A .tflite file is its own flash size (the rest is overhead); a lowered graph's file is
     estimated from its tensors, operators and names."""
-    weights = biases = quant = 0
     key = ("stored", dtype.name)
-    for node in graph.nodes:
-        w, b, q = memo.kept(node, key, _stored, costs, dtype)
-        weights += w
-        biases += b
-        quant += q
+    per_node = [memo.kept(node, key, _stored, costs, dtype) for node in graph.nodes]
+    # column sums (the zeros: a graph without nodes stores nothing)
+    weights, biases, quant = map(sum, zip((0, 0, 0), *per_node, strict=True))
     if graph.file_size is not None:
         stored = weights + biases + quant
         return FlashEstimate(weights, biases, quant, max(graph.file_size - stored, 0), True)
@@ -236,45 +238,49 @@ def _file_bytes(graph: Graph, dtype: DType) -> int:
     operands: set[object] = set()
     key = ("flash", q, names.model, names.version)
     for node in graph.nodes:
-        if node.op == "input":
+        if node.op == "tflite":
+            own, output, shared_operands, builtin, shape = memo.kept(
+                node, key, _operator_bytes, q, names, shapes)
+            shapes[node.outputs[0]] = shape
+            size += own
+            builtins.add(builtin)
+            for operand, nbytes in shared_operands:
+                if operand not in operands:
+                    operands.add(operand)
+                    size += nbytes
+            if node.outputs[0] in outputs:
+                size += SIGNATURE_ENTRY_BYTES + _string(len(f"output_{outputs[node.outputs[0]]}"))
+                size += 4  # subgraph output slot
+                size += _tensor(q, len(shape) + 1, OUTPUT_NAME_BYTES, int(q), None)
+            else:
+                size += output
+        elif node.op == "input":
             shape = tuple(node.attrs["shape"])
             shapes[node.outputs[0]] = shape
             layer = node.name.replace("/", "_")
             size += _tensor(q, len(shape) + 1, len(f"serving_default_{layer}:0"), int(q), None)
             size += SIGNATURE_ENTRY_BYTES + _string(len(layer)) + 4  # subgraph input slot
-            continue
-        if node.op != "tflite":
-            continue
-        builtin = node.attrs["builtin"]
-        shapes[node.outputs[0]] = tuple(node.attrs["output_shapes"][0])
-        in_shape = shapes.get(node.inputs[0]) if node.inputs else None
-        own, output, shared_operands = memo.kept(node, key, _operator_bytes, q, names,
-                                                    in_shape)
-        size += own
-        if builtin not in builtins:
-            builtins.add(builtin)
-            size += OPCODE_BYTES[q]
-        for operand, nbytes in shared_operands:
-            if operand not in operands:
-                operands.add(operand)
-                size += nbytes
-        if node.outputs[0] in outputs:
-            size += SIGNATURE_ENTRY_BYTES + _string(len(f"output_{outputs[node.outputs[0]]}"))
-            size += 4  # subgraph output slot
-            size += _tensor(q, len(shapes[node.outputs[0]]) + 1, OUTPUT_NAME_BYTES, int(q),
-                            None)
-        else:
-            size += output
-    return size
+    return size + OPCODE_BYTES[q] * len(builtins)
 
 
-def _operator_bytes(node: Node, q: bool, names: _Names, in_shape: tuple[int, ...] | None
-                    ) -> tuple[int, int, tuple[tuple[object, int], ...]]:
-    """An operator's bytes in the file: (the operator and its own constants, its output
-    tensor unless it is a model output, the integer operands equal ones share)."""
+class _OperatorBytes(NamedTuple):
+    """An operator's part of the file, kept on its node."""
+
+    own: int  # the operator and its own constants
+    output: int  # its output tensor, unless it is a model output
+    shared: tuple[tuple[object, int], ...]  # the integer operands equal ones share
+    builtin: str  # its operator code
+    shape: tuple[int, ...]  # its output's shape
+
+
+def _operator_bytes(node: Node, q: bool, names: _Names,
+                    shapes: Mapping[str, tuple[int, ...]]) -> _OperatorBytes:
+    """An operator's bytes in the file. `shapes` holds the shapes of the tensors made
+    before it (a lowered operator's inputs are the same wherever it is shared)."""
     attrs = node.attrs
     builtin = attrs["builtin"]
     out_shape = tuple(attrs["output_shapes"][0])
+    in_shape = shapes.get(node.inputs[0]) if node.inputs else None
     pairs = tuple(attrs.get("names", ()))
     constants = attrs.get("constants", ())
     # the operator, its code and options
@@ -309,4 +315,5 @@ def _operator_bytes(node: Node, q: bool, names: _Names, in_shape: tuple[int, ...
             c[0] in (KERNEL_INPUT.get(builtin), bias) for c in constants))
     else:
         name = len(node.name) + NAME_EXTRA_BYTES
-    return size, _tensor(q, len(out_shape) + 1, name, int(q), None), tuple(shared)
+    return _OperatorBytes(size, _tensor(q, len(out_shape) + 1, name, int(q), None),
+                          tuple(shared), builtin, out_shape)

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from .. import ops
 from ..dtypes import ELEMENT_BYTES, DType
 from ..ir import Graph, Node, Shape
 from ..ops import memo
 from ..ops.base import CostClass
-from .planner import ALIGNMENT, Buffer, align, greedy_plan, live_bytes, plan_size
+from .planner import ALIGNMENT, Buffer, align, greedy_placement, live_bytes
 
 
 @dataclass(frozen=True)
@@ -98,15 +99,17 @@ def plan_memory(
     """Plan the arena for a TFLite-level graph; `pointer_bytes` picks the runtime (4: a
     microcontroller; 8: the tflite-micro interpreter on a 64-bit host, for `verify`)."""
     runtime = RUNTIMES[pointer_bytes]
-    buffers = _buffers(graph, shapes, dtype)
-    scratch = _scratch(graph, shapes, dtype)
+    key = ("memory", pointer_bytes, dtype.name)
+    facts = [memo.kept(n, key, _node_memory, graph, shapes, dtype, runtime) for n in graph.nodes]
+    buffers, scratch = _buffers(graph, facts)
     planned = buffers + scratch
-    offsets = greedy_plan(planned)  # tests/test_planner.py checks its plans never overlap
-    head = plan_size(planned, offsets)
+    # tests/test_planner.py checks its plans never overlap
+    offsets, head = greedy_placement(planned)
     steps = len(graph.nodes)
     live = live_bytes(planned, steps)
     peak_step = live.index(max(live)) if steps else 0  # the first step of the peak
-    tail, arena = _arena(graph, shapes, dtype, runtime, head, len(planned), len(scratch))
+    operators = [f.operator for f in facts if f.operator is not None]
+    tail, arena = _arena(graph, dtype, runtime, operators, head, len(planned), len(scratch))
     return MemoryPlan(
         buffers=tuple(buffers),
         offsets=offsets,
@@ -116,46 +119,82 @@ def plan_memory(
         arena_bytes=arena,
         peak_step=peak_step,
         peak_node=graph.nodes[peak_step].name if steps else "",
-        live_at_peak=tuple(b.name for b in buffers if b.first <= peak_step <= b.last),
+        live_at_peak=tuple(name for name, _, first, last in buffers
+                           if first <= peak_step <= last),
         live_by_step=tuple(live),
         runtime=runtime.name,
     )
 
 
-def _buffers(graph: Graph, shapes: Mapping[str, Shape], dtype: DType) -> list[Buffer]:
+class _Operator(NamedTuple):
+    """What one TFLite operator puts in the arena, 0 where it has none; sizes as the tail
+    takes them where that does not depend on what came before (see `_arena`)."""
+
+    params: int  # its params struct, rounded up to 4
+    opdata: int  # its kernel's OpData
+    channel_arrays: int  # its per-channel multiplier and shift arrays, each rounded up to 16
+    requests: int  # scratch buffers its Prepare requests
+    temporaries: int  # head bytes of the temporary tensors its Prepare asks for
+    tensors: int  # its outputs and constants: one TfLiteEvalTensor each
+
+
+class _NodeMemory(NamedTuple):
+    """Everything one node adds to the arena, worked out once per node: a search loop's
+    candidates share their nodes, so an audit only adds these up."""
+
+    shares_input: bool  # an identity op: its output is its input's buffer
+    from_start: bool  # a graph input: live from step 0
+    outputs: tuple[tuple[str, int], ...]  # (tensor, bytes) of each output's own buffer
+    scratch: tuple[tuple[str, int], ...]  # the kernel's scratch buffers, live in its step
+    operator: _Operator | None  # None: not a TFLite operator
+
+
+def _node_memory(node: Node, graph: Graph, shapes: Mapping[str, Shape], dtype: DType,
+                 runtime: Runtime) -> _NodeMemory:
+    """The node's `_NodeMemory` (kept on it under the runtime's pointer size and the dtype,
+    all it depends on besides the node)."""
+    cost_class = ops.get(node.op).node_cost_class(node.attrs)
+    shares = cost_class is CostClass.IDENTITY
+    tflite = node.op == "tflite"
+    scratch = ()
+    if tflite and node.attrs["builtin"] in SCRATCH_OPS:
+        scratch = tuple((f"{node.name}/scratch{i}", size)
+                        for i, size in enumerate(_scratch_sizes(node, graph, shapes, dtype)))
+    return _NodeMemory(
+        shares_input=shares,
+        from_start=cost_class is CostClass.INPUT,
+        outputs=() if shares else tuple(
+            (t, tensor_bytes(graph, shapes, t, dtype)) for t in node.outputs),
+        scratch=scratch,
+        operator=_operator_facts(node, graph, dtype, runtime) if tflite else None,
+    )
+
+
+def _buffers(graph: Graph, facts: Sequence[_NodeMemory]) -> tuple[list[Buffer], list[Buffer]]:
     """One buffer per non-constant tensor, in tensor order, with TFLM's lifetimes: graph
     inputs from step 0, an operator's outputs from its step, every tensor until the last
-    step that reads it, graph outputs until the end. Identity ops share their input."""
-    root: dict[str, str] = {}
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    end = len(graph.nodes) - 1
-    key = ("buffers", dtype.name)
-    for step, node in enumerate(graph.nodes):
-        cost_class, out_bytes = memo.kept(node, key, _outputs, graph, shapes, dtype)
+    step that reads it, graph outputs until the end. Identity ops share their input.
+    Then the kernels' scratch buffers, in step order."""
+    spans: dict[str, list[Any]] = {}  # tensor -> [name, bytes, first, last] of its buffer
+    owned: list[list[Any]] = []  # the spans, in tensor order
+    scratch: list[Buffer] = []
+    for step, (node, (shares_input, from_start, outputs, kernel_scratch, _)) in enumerate(
+            zip(graph.nodes, facts, strict=True)):
         for t in node.inputs:
-            last[root[t]] = step
-        if cost_class is CostClass.IDENTITY:
-            root[node.outputs[0]] = root[node.inputs[0]]
+            spans[t][3] = step
+        if kernel_scratch:
+            scratch += [Buffer(name, size, step, step) for name, size in kernel_scratch]
+        if shares_input:
+            spans[node.outputs[0]] = spans[node.inputs[0]]  # the same list: one lifetime
             continue
-        start = 0 if cost_class is CostClass.INPUT else step
-        for t, size in zip(node.outputs, out_bytes, strict=True):
-            root[t] = t
-            first[t] = last[t] = start  # nothing read it before (topological order)
-            sizes[t] = size
+        start = 0 if from_start else step
+        for t, size in outputs:
+            # nothing read it before (topological order)
+            spans[t] = span = [t, size, start, start]
+            owned.append(span)
     for t in graph.outputs:
-        last[root[t]] = end
-    return [Buffer(t, sizes[t], first[t], last[t]) for t in first if sizes[t]]
-
-
-def _outputs(node: Node, graph: Graph, shapes: Mapping[str, Shape],
-             dtype: DType) -> tuple[CostClass, tuple[int, ...]]:
-    """How the node uses memory, and the bytes of each of its outputs."""
-    cost_class = ops.get(node.op).node_cost_class(node.attrs)
-    if cost_class is CostClass.IDENTITY:
-        return cost_class, ()
-    return cost_class, tuple(tensor_bytes(graph, shapes, t, dtype) for t in node.outputs)
+        spans[t][3] = len(facts) - 1
+    return [Buffer(*span) for span in owned if span[1]], scratch
 
 
 def tensor_bytes(graph: Graph, shapes: Mapping[str, Shape], tensor: str, dtype: DType) -> int:
@@ -171,22 +210,11 @@ def _quantized(graph: Graph, tensor: str, dtype: DType) -> bool:
     return declared in QUANTIZED if declared else dtype.quantized
 
 
-def _scratch(graph: Graph, shapes: Mapping[str, Shape], dtype: DType) -> list[Buffer]:
+def _scratch_sizes(node: Node, graph: Graph, shapes: Mapping[str, Shape],
+                   dtype: DType) -> tuple[int, ...]:
     """Scratch the reference kernels request in Prepare, live during their own step:
     MEAN/SUM keep an int32 accumulator for int8 and, like REDUCE_MAX, index arrays; an int8
     TRANSPOSE_CONV accumulates its whole output in int32."""
-    out = []
-    key = ("scratch", dtype.name)
-    for step, node in enumerate(graph.nodes):
-        if node.op != "tflite" or node.attrs["builtin"] not in SCRATCH_OPS:
-            continue
-        sizes = memo.kept(node, key, _scratch_sizes, graph, shapes, dtype)
-        out += [Buffer(f"{node.name}/scratch{i}", s, step, step) for i, s in enumerate(sizes)]
-    return out
-
-
-def _scratch_sizes(node: Node, graph: Graph, shapes: Mapping[str, Shape],
-                   dtype: DType) -> tuple[int, ...]:
     builtin = node.attrs["builtin"]
     if builtin == "TRANSPOSE_CONV":
         if node.inputs and _quantized(graph, node.inputs[0], dtype):
@@ -227,14 +255,11 @@ def _per_channel(node: Node) -> int:
     return 0
 
 
-def _arena(graph: Graph, shapes: Mapping[str, Shape], dtype: DType, runtime: Runtime,
+def _arena(graph: Graph, dtype: DType, runtime: Runtime, operators: Sequence[_Operator],
            head: int, n_buffers: int, n_scratch: int) -> tuple[int, int]:
     """(tail bytes, smallest working arena) by replaying the allocator's steps."""
-    operators = [n for n in graph.nodes if n.op == "tflite"]
-    key = ("arena", runtime.pointer, dtype.name)
-    facts = [memo.kept(n, key, _operator_facts, graph, dtype, runtime) for n in operators]
     n_tensors = graph.tensor_count if graph.tensor_count is not None else (
-        len(graph.inputs) + sum(f[5] for f in facts))
+        len(graph.inputs) + sum(f.tensors for f in operators))
     ptr = runtime.pointer
     tail = _Tail()
     for size, alignment in runtime.allocator_objects:
@@ -242,18 +267,20 @@ def _arena(graph: Graph, shapes: Mapping[str, Shape], dtype: DType, runtime: Run
     tail.alloc(runtime.subgraph_allocation, ptr)
     tail.alloc(runtime.eval_tensor * n_tensors, ptr)
     tail.alloc(runtime.node * len(operators), ptr)
-    for params, _, _, _, _, _ in facts:
-        if params:
-            tail.alloc(params, 4)
-    for _, opdata, _, _, _, _ in facts:
-        if opdata:
-            tail.alloc(opdata, ALIGNMENT)
+    # Each operator's params struct, aligned to 4: the tail is pointer-aligned, so they add up.
+    tail.alloc(sum(f.params for f in operators), 4)
+    # Each one's OpData, aligned to 16: after the first the tail is 16-aligned, so the rest
+    # take their own sizes rounded up.
+    opdata = [f.opdata for f in operators if f.opdata]
+    if opdata:
+        tail.alloc(opdata[0], ALIGNMENT)
+        tail.used += sum(map(align, opdata[1:]))
+    # Prepare, operator by operator: per-channel arrays (on a 16-aligned tail, since each
+    # kernel that has them has an OpData), scratch requests and temporary tensors.
     prepare_peak = 0
     requests = REQUEST_SLACK
-    for _, _, channels, scratch, temporaries, _ in facts:
-        if channels:
-            tail.alloc(4 * channels, ALIGNMENT)
-            tail.alloc(4 * channels, ALIGNMENT)
+    for _, _, channel_arrays, scratch, temporaries, _ in operators:
+        tail.used += channel_arrays
         requests += scratch
         prepare_peak = max(prepare_peak,
                            runtime.scratch_request * requests + temporaries + tail.used)
@@ -272,20 +299,23 @@ def _arena(graph: Graph, shapes: Mapping[str, Shape], dtype: DType, runtime: Run
     return tail.used, max(head + tail.used, planning, prepare_peak)
 
 
-def _operator_facts(node: Node, graph: Graph, dtype: DType,
-                    runtime: Runtime) -> tuple[int, int, int, int, int, int]:
-    """What one operator puts in the arena: (its params struct, its OpData, per-channel
-    channels, scratch requests, Prepare's temporaries), 0 where it has none; and its
-    tensors (outputs and constants: one TfLiteEvalTensor each)."""
+def _operator_facts(node: Node, graph: Graph, dtype: DType, runtime: Runtime) -> _Operator:
     builtin = node.attrs["builtin"]
     params = runtime.params_override.get(builtin, PARAMS[builtin]) if builtin in PARAMS else 0
     opdata = 0
     if builtin in OPDATA:
         extra = COMPRESSION_EXTRA.get(builtin, 0) if runtime.compression else 0
         opdata = OPDATA[builtin][0 if runtime.pointer == 8 else 1] + extra
-    return (params, opdata, _per_channel(node), _scratch_count(node),
-            _temporaries(graph, node, dtype, runtime),
-            len(node.outputs) + len(node.attrs["constants"]))
+    channels = _per_channel(node)
+    assert opdata or not channels, f"{builtin}: per-channel arrays without an OpData"
+    return _Operator(
+        params=align(params, 4),
+        opdata=opdata,
+        channel_arrays=2 * align(4 * channels),
+        requests=_scratch_count(node),
+        temporaries=_temporaries(graph, node, dtype, runtime),
+        tensors=len(node.outputs) + len(node.attrs["constants"]),
+    )
 
 
 def _scratch_count(node: Node) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -42,13 +43,18 @@ def greedy_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[s
     >>> greedy_plan([Buffer("a", 32, 0, 1), Buffer("b", 16, 1, 2), Buffer("c", 32, 2, 3)])
     {'c': 0, 'a': 0, 'b': 32}
     """
+    return greedy_placement(buffers, alignment)[0]
+
+
+def greedy_placement(buffers: Sequence[Buffer],
+                     alignment: int = ALIGNMENT) -> tuple[dict[str, int], int]:
+    """`greedy_plan`'s offsets and the size of its plan (what `plan_size` would find)."""
     sizes = [align(b.size, alignment) for b in buffers]
-    keys = [(-size, -i) for i, size in enumerate(sizes)]
     placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last), by offset
     offsets: dict[str, int] = {}
-    for i in sorted(range(len(buffers)), key=keys.__getitem__):
-        buf = buffers[i]
-        size, first, last = sizes[i], buf.first, buf.last
+    # largest first, equal sizes in reverse order of addition: (size, index) descending
+    for size, i in sorted(zip(sizes, itertools.count()), reverse=True):
+        name, _, first, last = buffers[i]
         candidate = 0
         for start, end, other_first, other_last in placed:
             if other_first > last or first > other_last:
@@ -57,9 +63,9 @@ def greedy_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[s
                 break  # the gap before `other` is big enough
             if end > candidate:
                 candidate = end
-        offsets[buf.name] = candidate
+        offsets[name] = candidate
         bisect.insort(placed, (candidate, candidate + size, first, last))
-    return offsets
+    return offsets, max(map(operator.itemgetter(1), placed), default=0)
 
 
 def linear_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[str, int]:
@@ -90,7 +96,7 @@ def verify_plan(buffers: Sequence[Buffer], offsets: dict[str, int],
 def live_bytes(buffers: Sequence[Buffer], steps: int) -> list[int]:
     """Bytes that must be live at each step: a lower bound for any planner."""
     change = [0] * (steps + 1)  # what starts (+) and stops (-) being live at each step
-    for b in buffers:
-        change[b.first] += b.size
-        change[b.last + 1] -= b.size
+    for _, size, first, last in buffers:
+        change[first] += size
+        change[last + 1] -= size
     return list(itertools.accumulate(change[:steps]))
