@@ -113,14 +113,15 @@ def kept(obj: object, key: Hashable, compute: Callable[..., T], *args: Any) -> T
     whose tensors all have that dtype's types."""
     if not ENABLED:
         return compute(obj, *args)
-    facts: dict[Hashable, Any] | None = obj.__dict__.get("_facts")
-    if facts is None:
-        facts = {}
+    try:  # the hit, every pass's common case, as an attribute read and a subscript
+        return obj._facts[key]  # type: ignore[attr-defined, no-any-return]
+    except AttributeError:
+        facts: dict[Hashable, Any] = {}
         object.__setattr__(obj, "_facts", facts)  # frozen dataclasses: no plain setattr
-    hit = facts.get(key, _MISSING)
-    if hit is _MISSING:
-        hit = facts[key] = compute(obj, *args)
-    return hit  # type: ignore[no-any-return]
+    except KeyError:
+        facts = obj._facts  # type: ignore[attr-defined]
+    hit = facts[key] = compute(obj, *args)
+    return hit
 
 
 def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape | None], T],
@@ -131,12 +132,10 @@ def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape 
         return compute(node.op, node.attrs, inputs, output)
     # the node and its input shapes decide its output shape: `output` adds nothing here
     local = (compute, *inputs) if get(node.op).rules_read_inputs else compute
-    facts = node.__dict__.get("_facts")  # `kept`, its hit without a call: every pass asks
-    if facts is not None:
-        hit = facts.get(local, _MISSING)
-        if hit is not _MISSING:
-            return hit  # type: ignore[no-any-return]
-    return kept(node, local, _node_rule, compute, inputs, output)
+    try:  # `kept`'s hit without a call: every pass asks
+        return node._facts[local]  # type: ignore[attr-defined, no-any-return]
+    except (AttributeError, KeyError):
+        return kept(node, local, _node_rule, compute, inputs, output)
 
 
 def _node_rule(node: Node, compute: Callable[[str, Mapping[str, Any], Sequence[Shape],
