@@ -51,12 +51,15 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
 
 
 class LazyShapes(Mapping[str, Shape]):
-    """`infer_shapes`, run when a shape is first asked for: the passes that read a lowered
-    graph's shapes keep their answers on its (shared) nodes, and ask only on a miss."""
+    """The shapes of a lowered graph, worked out when asked for: the passes that read them
+    keep their answers on its (shared) nodes, and ask only on a miss. A lowered operator
+    states its output shapes, so one tensor's shape is read from its producer; iterating
+    runs `infer_shapes` on the whole graph."""
 
     def __init__(self, graph: Graph) -> None:
         self._graph = graph
         self._shapes: dict[str, Shape] | None = None
+        self._producers: dict[str, tuple[Node, int]] | None = None
 
     def _all(self) -> dict[str, Shape]:
         if self._shapes is None:
@@ -64,6 +67,13 @@ class LazyShapes(Mapping[str, Shape]):
         return self._shapes
 
     def __getitem__(self, tensor: str) -> Shape:
+        if self._shapes is None:
+            if self._producers is None:
+                self._producers = {t: (n, i) for n in self._graph.nodes
+                                   for i, t in enumerate(n.outputs)}
+            node, i = self._producers[tensor]
+            if node.op == "tflite":  # its shapes are attributes (ops/tflite.py)
+                return tuple(node.attrs["output_shapes"][i])
         return self._all()[tensor]
 
     def __iter__(self) -> Iterator[str]:
