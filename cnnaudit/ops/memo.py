@@ -130,12 +130,17 @@ def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape 
     if not ENABLED:
         return compute(node.op, node.attrs, inputs, output)
     # the node and its input shapes decide its output shape: `output` adds nothing here
-    local = (compute, *inputs) if get(node.op).rules_read_inputs else compute
     facts = node.__dict__.get("_facts")  # `kept`, its hit without a call: every pass asks
     if facts is not None:
-        hit = facts.get(local, _MISSING)
+        # The answer is kept under (compute, *inputs) when the op's rules read the input
+        # shapes, else under compute; a node's op never changes, so only one of the two
+        # can be there, and the hit needs no look-up of the op.
+        hit = facts.get((compute, *inputs), _MISSING)
+        if hit is _MISSING:
+            hit = facts.get(compute, _MISSING)
         if hit is not _MISSING:
             return hit  # type: ignore[no-any-return]
+    local = (compute, *inputs) if get(node.op).rules_read_inputs else compute
     return kept(node, local, _node_rule, compute, inputs, output)
 
 
