@@ -113,14 +113,16 @@ def kept(obj: object, key: Hashable, compute: Callable[..., T], *args: Any) -> T
     whose tensors all have that dtype's types."""
     if not ENABLED:
         return compute(obj, *args)
+    try:  # the hit, asked a few hundred times per audit: subscripts, no method calls
+        return obj.__dict__["_facts"][key]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
     facts: dict[Hashable, Any] | None = obj.__dict__.get("_facts")
     if facts is None:
         facts = {}
         object.__setattr__(obj, "_facts", facts)  # frozen dataclasses: no plain setattr
-    hit = facts.get(key, _MISSING)
-    if hit is _MISSING:
-        hit = facts[key] = compute(obj, *args)
-    return hit  # type: ignore[no-any-return]
+    hit = facts[key] = compute(obj, *args)
+    return hit
 
 
 def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape | None], T],
