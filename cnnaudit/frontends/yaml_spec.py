@@ -9,9 +9,11 @@ from __future__ import annotations
 import difflib
 import functools
 import itertools
+import marshal
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -310,15 +312,16 @@ def graph_from_spec(
                     "skeleton": ("input", gname, line),
                     "key": ("input", tuple(attrs["shape"]), line)})  # for `_node`
     lines = layers.item_lines if isinstance(layers, _Seq) else [None] * len(layers)
-    for entry, line in zip(layers, lines, strict=True):
-        raw.append(_read_layer_memo(reader, entry, line))
+    if memo.fast():
+        raw += _read_layers_memo(reader, layers, lines)
+    else:
+        raw += [_read_layer(reader, entry, line)
+                for entry, line in zip(layers, lines, strict=True)]
 
     plan = _plan_memo(reader, doc, raw)
-    # (list comprehensions: a generator resumes its frame once per item)
-    nodes = tuple([_node(raw[i], plan.names[i], plan.inputs[i], file) for i in plan.order])
     return Graph(
         name=name,
-        nodes=nodes,
+        nodes=_nodes(raw, plan, file),
         inputs=plan.graph_inputs,
         outputs=plan.outputs,
         source=file or "<dict>",
@@ -337,6 +340,8 @@ class _Plan:
     graph_inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     warnings: tuple[str, ...]
+    # per node (in `order`): a number naming its name, inputs and file (`_nodes`)
+    wiring: tuple[int, ...]
 
 
 _PLANS: dict[Hashable, _Plan] = {}
@@ -346,12 +351,12 @@ memo.also_clear(_PLANS.clear)
 def _plan_memo(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]]) -> _Plan:
     """`_plan`; the candidates of a search loop differ in their layers' arguments, not in
     their names and wiring, so a plan is kept by the layers' structure (op, given name and
-    inputs, line: `skeleton` of each reading) and the outputs asked for."""
-    skeleton = tuple([r.get("skeleton") for r in raw])
+    inputs, line: `skeleton` of each reading), the outputs asked for and the file."""
+    skeleton = tuple(map(dict.get, raw, repeat("skeleton")))  # map: no frame per layer
     outputs = doc.get("outputs")
     if isinstance(outputs, list):
         outputs = tuple(outputs)
-    key = (skeleton, outputs)
+    key = (skeleton, outputs, reader.file)
     if not memo.fast() or None in skeleton:
         return _plan(reader, doc, raw)
     try:
@@ -428,89 +433,136 @@ def _plan(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]]) ->
         warnings=tuple(
             f"layer {d!r} does not lead to any output, so it is not counted (as in Keras)"
             for d in dropped),
+        wiring=tuple([_wiring_number((r["name"], tuple(r["inputs"]), reader.file))
+                      for r in kept]),
     )
+
+
+_wirings: dict[tuple[str, tuple[str, ...], str | None], int] = {}
+memo.also_clear(_wirings.clear)
+
+
+def _wiring_number(wiring: tuple[str, tuple[str, ...], str | None]) -> int:
+    """A number for a node's name, inputs and file: the same in every plan, never reused
+    for another (a forgotten one just misses in `_NODES`)."""
+    number = _wirings.get(wiring)
+    if number is None:
+        if len(_wirings) >= 4096:
+            _wirings.clear()
+        number = _wirings[wiring] = next(_serials)
+    return number
 
 
 SIBLING_KEYS = ("name", "inputs", "trainable")
 
 
-_NODES: dict[Hashable, Node] = {}
+_NODES: dict[tuple[Hashable, int], Node] = {}  # by reading ("key") and wiring number
 memo.also_clear(_NODES.clear)
 
 
-def _node(r: dict[str, Any], name: str, inputs: tuple[str, ...], file: str | None) -> Node:
-    """The node of a read layer. A layer read from a remembered entry (`_read_layer_memo`)
-    with the same name and inputs is the same node as last time: the very same object, so
-    what the passes keep on a node (its memo key, its lowering) is found again."""
-    key = r.get("key")
-    if key is not None:
-        key = (key, name, inputs, file)
-        hit = _NODES.get(key)
-        if hit is not None:
-            return hit
+def _nodes(raw: list[dict[str, Any]], plan: _Plan, file: str | None) -> tuple[Node, ...]:
+    """The plan's nodes, in order. A layer read from a remembered entry
+    (`_read_layers_memo`) with the same name, inputs and file (its `wiring`) is the same
+    node as last time: the very same object, so what the passes keep on a node (its memo
+    key, its lowering) is found again."""
+    # (map, zip: no frame per layer; a reading that is not kept has no "key")
+    keys = list(zip(map(dict.get, map(raw.__getitem__, plan.order), repeat("key")),
+                    plan.wiring, strict=True))
+    nodes: list[Node | None] = list(map(_NODES.get, keys))
+    if all(nodes):  # (a Node is always true)
+        return tuple(nodes)  # type: ignore[arg-type]
+    for i, (index, key) in enumerate(zip(plan.order, keys, strict=True)):
+        if nodes[i] is None:
+            nodes[i] = _node(raw[index], plan.names[index], plan.inputs[index], file, key)
+    return tuple(nodes)  # type: ignore[arg-type]
+
+
+def _node(r: dict[str, Any], name: str, inputs: tuple[str, ...], file: str | None,
+          key: tuple[Hashable, int]) -> Node:
     node = Node(name=name, op=r["op"].name, attrs=r["attrs"], inputs=inputs,
                 outputs=(name,), where=Location(file, r["line"]), trainable=r["trainable"])
-    if key is not None:
+    if key[0] is not None:
         if len(_NODES) >= 4096:
             _NODES.clear()
         _NODES[key] = node
     return node
 
 
-_READ_LAYERS: dict[Hashable, dict[str, Any]] = {}
+_READ_LAYERS: dict[bytes, dict[str, Any]] = {}  # by a layer's line and entry, marshalled
 _serials = itertools.count()
 _skeletons: dict[Hashable, int] = {}  # a reading's structure -> its number (`_plan_memo`)
 memo.also_clear(_skeletons.clear)
 memo.also_clear(_READ_LAYERS.clear)
 
 
-def _read_layer_memo(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:
-    """`_read_layer`; an entry of plain values (`- batch_norm`, `- conv2d: {filters: 8}`,
-    as a search loop writes its candidates) reads the same every time, so its reading is
-    kept. Readings are shared: nothing changes them after `_read_layer` (`_plan` names and
-    wires copies)."""
-    key = _entry_key(entry, line) if memo.fast() else None
-    if key is None:
-        return _read_layer(reader, entry, line)
-    hit = _READ_LAYERS.get(key)
-    if hit is None:
-        hit = _read_layer(reader, entry, line)
-        hit["key"] = next(_serials)  # names this reading for `_node`, cheaper than `key`
-        structure = (hit["op"].name, hit["name"], None if hit["inputs"] is None else
-                     tuple(hit["inputs"]), line, hit["auto"])
-        number = _skeletons.get(structure)
-        if number is None:
-            if len(_skeletons) >= 4096:
-                _skeletons.clear()  # numbers are never reused: a forgotten one just misses
-            number = _skeletons[structure] = next(_serials)
-        hit["skeleton"] = number
-        if len(_READ_LAYERS) >= 4096:
-            _READ_LAYERS.clear()
-        _READ_LAYERS[key] = hit
-    return hit
+def _read_layers_memo(reader: _Reader, layers: list[Any],
+                      lines: list[int | None]) -> list[dict[str, Any]]:
+    """`_read_layer` of every entry; an entry of plain values (`- batch_norm`,
+    `- conv2d: {filters: 8}`, as a search loop writes its candidates) reads the same every
+    time, so its reading is kept, by its line and entry marshalled. Readings are shared:
+    nothing changes them after `_read_layer` (`_plan` names and wires copies)."""
+    try:
+        # marshal: C code and type-exact (1, 1.0 and True differ); version 2 writes no
+        # back-references, so equal entries give equal bytes. (map, zip: no frame per layer)
+        keys: list[bytes | None] = list(
+            map(marshal.dumps, zip(lines, layers, strict=True), repeat(2)))
+    except ValueError:  # something marshal refuses (a YAML mapping that knows its lines)
+        keys = list(map(_entry_key, layers, lines))
+    readings: list[dict[str, Any] | None] = list(map(_READ_LAYERS.get, keys))
+    if all(readings):  # (a reading is never empty)
+        return readings  # type: ignore[return-value]
+    for i, (entry, line, key) in enumerate(zip(layers, lines, keys, strict=True)):
+        if readings[i] is None:
+            # (an entry written twice is read once: the first may have been kept just now)
+            readings[i] = _READ_LAYERS.get(key) or _read_new_layer(reader, entry, line, key)
+    return readings  # type: ignore[return-value]
 
 
-def _entry_key(entry: Any, line: int | None) -> Hashable | None:
-    """A layer entry on a line as a hashable, type-exact key; None when it is not made of
-    plain values (a YAML node that knows its lines, a list argument). The key is one flat
-    tuple: hashed and compared once per layer of every candidate."""
-    if entry.__class__ is str:
-        return (line, entry)
-    if entry.__class__ is not dict or len(entry) != 1:
+def _entry_key(entry: Any, line: int | None) -> bytes | None:
+    """One entry's key in `_READ_LAYERS`; None when marshal refuses it."""
+    if entry.__class__ is not str and entry.__class__ is not dict:
+        return None  # (a YAML mapping that knows its lines: not plain, and no exception)
+    try:
+        return marshal.dumps((line, entry), 2)
+    except ValueError:
         return None
+
+
+def _read_new_layer(reader: _Reader, entry: Any, line: int | None,
+                    key: bytes | None) -> dict[str, Any]:
+    """`_read_layer`, its reading kept under `key` when the entry is plain."""
+    reading = _read_layer(reader, entry, line)
+    if key is None or not _plain(entry):
+        return reading
+    reading["key"] = next(_serials)  # names this reading for `_nodes`, cheaper than `key`
+    structure = (reading["op"].name, reading["name"], None if reading["inputs"] is None else
+                 tuple(reading["inputs"]), line, reading["auto"])
+    number = _skeletons.get(structure)
+    if number is None:
+        if len(_skeletons) >= 4096:
+            _skeletons.clear()  # numbers are never reused: a forgotten one just misses
+        number = _skeletons[structure] = next(_serials)
+    reading["skeleton"] = number
+    if len(_READ_LAYERS) >= 4096:
+        _READ_LAYERS.clear()
+    _READ_LAYERS[key] = reading
+    return reading
+
+
+def _plain(entry: Any) -> bool:
+    """Whether an entry is a name, or `{kind: value}` with a plain value or named plain
+    values: its reading then holds nothing the caller could change later. (Entries of
+    equal marshal bytes are equal, type for type: only such entries are ever found.)"""
+    if entry.__class__ is str:
+        return True
+    if entry.__class__ is not dict or len(entry) != 1:
+        return False
     ((kind, value),) = entry.items()
     if kind.__class__ is not str:
-        return None
-    if value.__class__ in _SCALARS:
-        return (line, kind, value.__class__, value)
+        return False
     if value.__class__ is dict:
-        classes = tuple(map(type, value.values()))  # tells 1, 1.0 and True apart
-        if _SCALARS.issuperset(classes):
-            # keys need no classes: a reading is kept only when every key is an argument
-            # name, and no other key equals a string. (Keys of one length and form hold
-            # the arguments' names, values and classes at the same places.)
-            return (line, kind, dict, *value, *value.values(), *classes)
-    return None
+        return _SCALARS.issuperset(map(type, value.values()))
+    return value.__class__ in _SCALARS
 
 
 def _read_layer(reader: _Reader, entry: Any, line: int | None) -> dict[str, Any]:

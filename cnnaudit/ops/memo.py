@@ -113,7 +113,7 @@ def kept(obj: object, key: Hashable, compute: Callable[..., T], *args: Any) -> T
     whose tensors all have that dtype's types."""
     if not ENABLED:
         return compute(obj, *args)
-    try:  # the hit, every pass's common case, as an attribute read and a subscript
+    try:  # the hit, asked a few hundred times per audit: an attribute read, a subscript
         return obj._facts[key]  # type: ignore[attr-defined, no-any-return]
     except AttributeError:
         facts: dict[Hashable, Any] = {}
@@ -131,11 +131,21 @@ def node_rule(compute: Callable[[str, Mapping[str, Any], Sequence[Shape], Shape 
     if not ENABLED:
         return compute(node.op, node.attrs, inputs, output)
     # the node and its input shapes decide its output shape: `output` adds nothing here
+    try:  # `kept`, its hit without a call: every pass asks
+        facts = node._facts  # type: ignore[attr-defined]
+    except AttributeError:
+        facts = None
+    if facts is not None:
+        # The answer is kept under (compute, *inputs) when the op's rules read the input
+        # shapes, else under compute; a node's op never changes, so only one of the two
+        # can be there, and the hit needs no look-up of the op.
+        hit = facts.get((compute, *inputs), _MISSING)
+        if hit is _MISSING:
+            hit = facts.get(compute, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[no-any-return]
     local = (compute, *inputs) if get(node.op).rules_read_inputs else compute
-    try:  # `kept`'s hit without a call: every pass asks
-        return node._facts[local]  # type: ignore[attr-defined, no-any-return]
-    except (AttributeError, KeyError):
-        return kept(node, local, _node_rule, compute, inputs, output)
+    return kept(node, local, _node_rule, compute, inputs, output)
 
 
 def _node_rule(node: Node, compute: Callable[[str, Mapping[str, Any], Sequence[Shape],

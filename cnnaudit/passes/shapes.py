@@ -46,7 +46,10 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
             raise _fail(node, f"{len(outs)} output shapes for {len(node.outputs)} outputs")
         if problem:
             raise _fail(node, problem)
-        shapes.update(zip(node.outputs, outs, strict=True))
+        if len(outs) == 1:  # the usual case, without a zip (its keyword costs more)
+            shapes[node.outputs[0]] = outs[0]
+        else:
+            shapes.update(zip(node.outputs, outs, strict=True))
     return shapes
 
 

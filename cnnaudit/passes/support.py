@@ -6,10 +6,11 @@ operator and say what to do. An `error` finding makes every microcontroller boar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import chain
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import attrgetter, contains, itemgetter
+from typing import Any
 
 from ..ir import Graph, Node
 from ..ops import memo
@@ -39,24 +40,34 @@ def _tflite_nodes(graph: Graph) -> list[Node]:
     return got
 
 
-def _by_builtin(graph: Graph) -> dict[str, list[tuple[int, Node]]]:
-    """Each builtin's operators with their positions, builtins in first-use order: most
-    rules are about a few builtins, and need not walk every operator."""
-    got: dict[str, list[tuple[int, Node]]] | None = graph.__dict__.get("_by_builtin")
+def _attr(graph: Graph, name: str) -> Iterator[Any]:
+    """Each operator's attribute `name`, in graph order (map: no frame per operator); the
+    operators' attributes are kept on the graph, as several rules read them."""
+    attrs: list[Mapping[str, Any]] | None = graph.__dict__.get("_operator_attrs")
+    if attrs is None:
+        attrs = list(map(attrgetter("attrs"), _tflite_nodes(graph)))
+        object.__setattr__(graph, "_operator_attrs", attrs)
+    return map(itemgetter(name), attrs)
+
+
+def _builtins(graph: Graph) -> tuple[list[str], dict[str, None]]:
+    """Each operator's builtin, and the distinct builtins in first-use order; kept on the
+    graph (most rules are about a few builtins, and need not walk every operator)."""
+    got: tuple[list[str], dict[str, None]] | None = graph.__dict__.get("_builtins")
     if got is None:
-        got = {}
-        for i, node in enumerate(_tflite_nodes(graph)):
-            got.setdefault(node.attrs["builtin"], []).append((i, node))
-        object.__setattr__(graph, "_by_builtin", got)
+        each = list(_attr(graph, "builtin"))
+        got = (each, dict.fromkeys(each))
+        object.__setattr__(graph, "_builtins", got)
     return got
 
 
 def _operators_of(graph: Graph, wanted: Callable[[str], bool]) -> list[Node]:
-    """The operators whose builtin is `wanted`, in graph order."""
-    groups = [nodes for builtin, nodes in _by_builtin(graph).items() if wanted(builtin)]
-    if len(groups) == 1:
-        return list(map(itemgetter(1), groups[0]))  # map, itemgetter: no frame per node
-    return list(map(itemgetter(1), sorted(chain.from_iterable(groups), key=itemgetter(0))))
+    """The operators whose builtin is `wanted`, in graph order (asked once per builtin)."""
+    each, distinct = _builtins(graph)
+    chosen = {builtin for builtin in distinct if wanted(builtin)}
+    if not chosen:  # the usual case: no operator of the builtins a rule is about
+        return []
+    return list(compress(_tflite_nodes(graph), map(chosen.__contains__, each)))
 
 
 def builtin_supported(graph: Graph) -> Iterator[Finding]:
@@ -93,16 +104,17 @@ def custom_ops(graph: Graph) -> Iterator[Finding]:
 
 def static_shapes(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro needs static shapes: every dimension except the batch must be known."""
-    for node in _tflite_nodes(graph):
-        if node.attrs["dynamic"]:
-            yield Finding("error", "static_shapes", node.name,
-                          f"{node.attrs['builtin']} has an output of dynamic shape; give the "
-                          "model a fixed input shape before converting")
+    for node in compress(_tflite_nodes(graph), _attr(graph, "dynamic")):
+        yield Finding("error", "static_shapes", node.name,
+                      f"{node.attrs['builtin']} has an output of dynamic shape; give the "
+                      "model a fixed input shape before converting")
 
 
 def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro has no hybrid kernels: an operator with int8 weights must take int8
     inputs, so dynamic-range quantized models do not run."""
+    if "float32" not in graph.tensor_dtypes.values():
+        return  # no operator takes a float32 input
     for node in _operators_of(graph, COMPUTE_WITH_WEIGHTS.__contains__):
         if memo.kept(node, "hybrid", _hybrid, graph):
             yield Finding("error", "no_hybrid_kernels", node.name,
@@ -134,10 +146,10 @@ def float_inside_int8(graph: Graph) -> Iterator[Finding]:
     full-integer quantization failed for it (slower, and four times the RAM)."""
     if graph.dtype != "int8":
         return
-    for node in _tflite_nodes(graph):
-        if node.attrs["builtin"] in EDGE_OPS:
-            continue
-        if "float32" in node.attrs["output_dtypes"]:
+    floats = compress(_tflite_nodes(graph), map(contains, _attr(graph, "output_dtypes"),
+                                                repeat("float32")))
+    for node in floats:
+        if node.attrs["builtin"] not in EDGE_OPS:
             yield Finding("warning", "float_inside_int8", node.name,
                           f"{node.attrs['builtin']} runs in float32 inside an int8 model; "
                           "check the representative dataset covers it and that the op has "
@@ -187,4 +199,4 @@ def check_support(graph: Graph) -> list[Finding]:
 
 def resolver_ops(graph: Graph) -> list[str]:
     """The distinct operators the model needs, in first-use order."""
-    return list(_by_builtin(graph))
+    return list(_builtins(graph)[1])
