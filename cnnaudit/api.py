@@ -18,7 +18,7 @@ from .limits import DEFAULT, Limits
 from .ops import memo
 from .passes.cost import LayerCost, LazyCosts, layer_costs, node_cost
 from .passes.flash import estimate_flash
-from .passes.latency import OpWork, cycles_ms, load_families, op_work
+from .passes.latency import OpWork, cycles_ms, load_families, op_cycles, op_work
 from .passes.lowering import lower
 from .passes.memory import plan_memory, tensor_bytes
 from .passes.shapes import LazyShapes, infer_shapes
@@ -210,9 +210,12 @@ def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:
     """The layer each operator comes from: lowering names operators after their layer
     (`conv2d`, `conv2d/0`); operators of a .tflite file are the layers."""
     names = set(map(attrgetter("name"), graph.nodes))
-    return tuple(name if name in names else name.split("/")[0]
-                 if name.split("/")[0] in names else name
-                 for name in map(attrgetter("name"), work))
+    operators = tuple(map(attrgetter("name"), work))
+    others = set(operators) - names  # most operators are named as their layer
+    if not others:
+        return operators
+    layer = {n: n.split("/")[0] if n.split("/")[0] in names else n for n in others}
+    return tuple(map(layer.get, operators, operators))
 
 
 def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
@@ -221,7 +224,7 @@ def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
     if kernels is None:
         return None
     family = load_families()[kernels]
-    cycles = list(map(OpWork.cycles, work, repeat(family)))  # each operator's, counted once
+    cycles = op_cycles(work, family)  # each operator's, counted once
     per_ms = board.clock_mhz * 1e3  # cycles_ms of one operator: c / per_ms, the same float
     ms = map(truediv, cycles, repeat(per_ms))
     if len(set(layer_of)) == len(layer_of):  # one operator per layer: no sums to make

@@ -16,6 +16,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,15 @@ def _work(node: Node, shapes: Mapping[str, Shape], costs: Mapping[str, LayerCost
     )
 
 
+def op_cycles(work: tuple[OpWork, ...], family: KernelFamily) -> list[float]:
+    """`OpWork.cycles` of every operator (map calls `memo.kept` itself: one Python frame per
+    operator, not two)."""
+    return list(map(memo.kept, work, repeat(("cycles", family.id)), repeat(OpWork._cycles),
+                    repeat(family)))
+
+
 def latency_ms(work: tuple[OpWork, ...], family: KernelFamily, clock_mhz: float) -> float:
-    return cycles_ms([w.cycles(family) for w in work], clock_mhz)
+    return cycles_ms(op_cycles(work, family), clock_mhz)
 
 
 def cycles_ms(cycles: list[float], clock_mhz: float) -> float:
