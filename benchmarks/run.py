@@ -81,6 +81,24 @@ def timed(cmd: Sequence[str], n: int, ok: Sequence[int] = (0,), warmup: int = 1
             "runs": n, "proc": proc}
 
 
+def timed_rounds(cmds: dict[str, tuple[list[str], Sequence[int]]], n: int
+                 ) -> dict[str, dict[str, Any]]:
+    """`timed` for several commands in rounds: one warm-up round, then n rounds of each
+    command once, so a few noisy seconds on a shared machine fall on every command alike
+    instead of on all runs of one."""
+    for cmd, ok in cmds.values():
+        run(cmd, ok)
+    times: dict[str, list[float]] = {key: [] for key in cmds}
+    procs: dict[str, subprocess.CompletedProcess[str]] = {}
+    for _ in range(n):
+        for key, (cmd, ok) in cmds.items():
+            t0 = time.perf_counter()
+            procs[key] = run(cmd, ok)
+            times[key].append(time.perf_counter() - t0)
+    return {key: {"median": statistics.median(t), "min": min(t), "max": max(t), "runs": n,
+                  "proc": procs[key]} for key, t in times.items()}
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
@@ -166,7 +184,8 @@ app()
 
 
 def cold_start(n: int) -> dict[str, Any]:
-    section(f"Cold start: one fresh process per command, median of {n} (+1 warm-up)")
+    section(f"Cold start: one fresh process per command, median of {n} (+1 warm-up), the "
+            "commands run in rounds")
     (CACHE / "minimal_typer_app.py").write_text(MINIMAL_TYPER_APP)
     cli = cnnaudit_cmd()
     c = CACHE
@@ -188,11 +207,13 @@ def cold_start(n: int) -> dict[str, Any]:
     ]
     results: dict[str, Any] = {}
     rows = []
-    for label, key, cmd, _ in cases:
-        is_check = "check" in cmd and key not in ("typer_app",)
-        if is_check:
-            cmd = [*cmd, "--board", BOARD, "-f", "json"]
-        r = timed(cmd, n, ok=(0, 1) if is_check else (0,))
+    checks = {key: "check" in cmd and key != "typer_app" for _, key, cmd, _ in cases}
+    timings = timed_rounds({
+        key: ([*cmd, "--board", BOARD, "-f", "json"] if checks[key] else cmd,
+              (0, 1) if checks[key] else (0,)) for _, key, cmd, _ in cases}, n)
+    for label, key, _, _ in cases:
+        is_check = checks[key]
+        r = timings[key]
         answer = ""
         if is_check:
             model = json.loads(r["proc"].stdout)["model"]
