@@ -297,13 +297,19 @@ def check(
         _print_errors(batch)
         if not is_batch and batch.errors:  # one model: its error line is the whole answer
             return batch.exit_code
-        from .render.table import render_verdict_line
-
-        _emit(_check_text(batch, fmt), lambda c: render_verdict_line(batch, c), output,
-              quiet, no_color)
+        _emit(_check_text(batch, fmt), lambda c: _verdict_line(batch, c), output, quiet,
+              no_color)
         return batch.exit_code
 
     raise typer.Exit(_run(body))
+
+
+def _verdict_line(batch: Batch, console: Console) -> None:
+    """(Imported here: a JSON report on stdout has no verdict line, and the table renderer
+    imports rich's tables.)"""
+    from .render.table import render_verdict_line
+
+    render_verdict_line(batch, console)
 
 
 def _check_text(batch: Batch, fmt: str) -> Callable[[Console], None] | str:
