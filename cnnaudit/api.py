@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import marshal
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
-from operator import attrgetter, itemgetter, truediv
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -226,13 +225,9 @@ def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
     family = load_families()[kernels]
     cycles = op_cycles(work, family)  # each operator's, counted once
     per_ms = board.clock_mhz * 1e3  # cycles_ms of one operator: c / per_ms, the same float
-    ms = map(truediv, cycles, repeat(per_ms))
-    if len(set(layer_of)) == len(layer_of):  # one operator per layer: no sums to make
-        per_layer = dict(zip(layer_of, ms, strict=True))
-    else:
-        per_layer = {}
-        for layer, m in zip(layer_of, ms, strict=True):
-            per_layer[layer] = per_layer.get(layer, 0.0) + m
+    per_layer: dict[str, float] = {}
+    for c, layer in zip(cycles, layer_of, strict=True):
+        per_layer[layer] = per_layer.get(layer, 0.0) + c / per_ms
     return Latency(cycles_ms(cycles, board.clock_mhz), kernels, tuple(per_layer.items()))
 
 

@@ -50,9 +50,8 @@ class Board:
     def kernels(self, dtype: str) -> str | None:
         """The kernel family this board runs a model of `dtype` with (float16 computes in
         float32), or None when the profile names none."""
-        wanted = "float32" if dtype == "float16" else dtype
-        return next((family for d, family in self.latency if d == dtype), None) or next(
-            (family for d, family in self.latency if d == wanted), None)
+        families = dict(self.latency)
+        return families.get(dtype) or (families.get("float32") if dtype == "float16" else None)
 
     @property
     def ram_budget_bytes(self) -> int:

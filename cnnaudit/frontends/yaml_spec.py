@@ -433,23 +433,25 @@ def _plan(reader: _Reader, doc: Mapping[str, Any], raw: list[dict[str, Any]]) ->
         warnings=tuple(
             f"layer {d!r} does not lead to any output, so it is not counted (as in Keras)"
             for d in dropped),
-        wiring=tuple([_wiring_number((r["name"], tuple(r["inputs"]), reader.file))
+        wiring=tuple([_number(_wirings, (r["name"], tuple(r["inputs"]), reader.file))
                       for r in kept]),
     )
 
 
-_wirings: dict[tuple[str, tuple[str, ...], str | None], int] = {}
+# a node's name, inputs and file -> its number (`_nodes`)
+_wirings: dict[Hashable, int] = {}
 memo.also_clear(_wirings.clear)
 
 
-def _wiring_number(wiring: tuple[str, tuple[str, ...], str | None]) -> int:
-    """A number for a node's name, inputs and file: the same in every plan, never reused
-    for another (a forgotten one just misses in `_NODES`)."""
-    number = _wirings.get(wiring)
+def _number(table: dict[Hashable, int], key: Hashable) -> int:
+    """A number for `key`, the same every time it is asked for and never given to another
+    key: the table is bounded, and a number it forgets is not reused, so what is keyed by
+    it just misses."""
+    number = table.get(key)
     if number is None:
-        if len(_wirings) >= 4096:
-            _wirings.clear()
-        number = _wirings[wiring] = next(_serials)
+        if len(table) >= 4096:
+            table.clear()
+        number = table[key] = next(_serials)
     return number
 
 
@@ -535,14 +537,9 @@ def _read_new_layer(reader: _Reader, entry: Any, line: int | None,
     if key is None or not _plain(entry):
         return reading
     reading["key"] = next(_serials)  # names this reading for `_nodes`, cheaper than `key`
-    structure = (reading["op"].name, reading["name"], None if reading["inputs"] is None else
-                 tuple(reading["inputs"]), line, reading["auto"])
-    number = _skeletons.get(structure)
-    if number is None:
-        if len(_skeletons) >= 4096:
-            _skeletons.clear()  # numbers are never reused: a forgotten one just misses
-        number = _skeletons[structure] = next(_serials)
-    reading["skeleton"] = number
+    reading["skeleton"] = _number(_skeletons, (
+        reading["op"].name, reading["name"],
+        None if reading["inputs"] is None else tuple(reading["inputs"]), line, reading["auto"]))
     if len(_READ_LAYERS) >= 4096:
         _READ_LAYERS.clear()
     _READ_LAYERS[key] = reading

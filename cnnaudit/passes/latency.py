@@ -69,11 +69,6 @@ class OpWork:
             return {}
         return {"element": self.outputs}
 
-    def cycles(self, family: KernelFamily) -> float:
-        """Its cycles with this kernel family. An operator's work is shared by every
-        candidate that meets it again (`op_work`), so the answer is kept per family."""
-        return memo.kept(self, ("cycles", family.id), OpWork._cycles, family)
-
     def _cycles(self, family: KernelFamily) -> float:
         c = family.cycles
         return c["op"] + sum(c[unit] * n for unit, n in self.counts().items())
@@ -98,8 +93,9 @@ def _work(node: Node, shapes: Mapping[str, Shape], costs: Mapping[str, LayerCost
 
 
 def op_cycles(work: tuple[OpWork, ...], family: KernelFamily) -> list[float]:
-    """`OpWork.cycles` of every operator (map calls `memo.kept` itself: one Python frame per
-    operator, not two)."""
+    """Each operator's cycles with this kernel family. An operator's work is shared by every
+    candidate that meets it again (`op_work`), so its cycles are kept on it per family
+    (map calls `memo.kept` itself: one Python frame per operator)."""
     return list(map(memo.kept, work, repeat(("cycles", family.id)), repeat(OpWork._cycles),
                     repeat(family)))
 

@@ -33,32 +33,32 @@ class Finding:
 
 def _tflite_nodes(graph: Graph) -> list[Node]:
     """The graph's operators; every rule walks them, so the list is kept on the graph."""
-    got: list[Node] | None = graph.__dict__.get("_operators")
-    if got is None:
-        got = [n for n in graph.nodes if n.op == "tflite"]
-        object.__setattr__(graph, "_operators", got)  # frozen dataclass: no plain setattr
-    return got
+    return memo.kept(graph, "operators", _operators)
+
+
+def _operators(graph: Graph) -> list[Node]:
+    return [n for n in graph.nodes if n.op == "tflite"]
 
 
 def _attr(graph: Graph, name: str) -> Iterator[Any]:
     """Each operator's attribute `name`, in graph order (map: no frame per operator); the
     operators' attributes are kept on the graph, as several rules read them."""
-    attrs: list[Mapping[str, Any]] | None = graph.__dict__.get("_operator_attrs")
-    if attrs is None:
-        attrs = list(map(attrgetter("attrs"), _tflite_nodes(graph)))
-        object.__setattr__(graph, "_operator_attrs", attrs)
-    return map(itemgetter(name), attrs)
+    return map(itemgetter(name), memo.kept(graph, "operator attrs", _operator_attrs))
+
+
+def _operator_attrs(graph: Graph) -> list[Mapping[str, Any]]:
+    return list(map(attrgetter("attrs"), _tflite_nodes(graph)))
 
 
 def _builtins(graph: Graph) -> tuple[list[str], dict[str, None]]:
     """Each operator's builtin, and the distinct builtins in first-use order; kept on the
     graph (most rules are about a few builtins, and need not walk every operator)."""
-    got: tuple[list[str], dict[str, None]] | None = graph.__dict__.get("_builtins")
-    if got is None:
-        each = list(_attr(graph, "builtin"))
-        got = (each, dict.fromkeys(each))
-        object.__setattr__(graph, "_builtins", got)
-    return got
+    return memo.kept(graph, "builtins", _builtins_of)
+
+
+def _builtins_of(graph: Graph) -> tuple[list[str], dict[str, None]]:
+    each = list(_attr(graph, "builtin"))
+    return each, dict.fromkeys(each)
 
 
 def _operators_of(graph: Graph, wanted: Callable[[str], bool]) -> list[Node]:
@@ -116,7 +116,7 @@ def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
     if "float32" not in graph.tensor_dtypes.values():
         return  # no operator takes a float32 input
     for node in _operators_of(graph, COMPUTE_WITH_WEIGHTS.__contains__):
-        if memo.kept(node, "hybrid", _hybrid, graph):
+        if _hybrid(node, graph):
             yield Finding("error", "no_hybrid_kernels", node.name,
                           f"{node.attrs['builtin']} has int8 weights but float32 input "
                           "(dynamic-range quantization); convert with full integer "
@@ -124,8 +124,6 @@ def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
 
 
 def _hybrid(node: Node, graph: Graph) -> bool:
-    """(Kept on the node: lowered nodes are shared only by graphs of one dtype, whose
-    tensor types agree.)"""
     kernel = next((c for c in node.attrs["constants"] if c[0] == 1), None)
     return kernel is not None and kernel[2] == "int8" and \
         "float32" in map(graph.tensor_dtypes.get, node.inputs)
