@@ -84,18 +84,15 @@ def builtin_dir() -> Path:
 
 
 def _parse(path: Path) -> Board:
-    import yaml
+    from .datafile import YamlProblem, read_yaml
 
     try:
-        # libyaml's safe loader when it is there: 17 profiles parse 10x faster
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        data = read_yaml(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise BoardError(f"cannot read board profile: {exc}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise BoardError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
-                         line=mark.line + 1 if mark else None) from None
+    except YamlProblem as exc:
+        raise BoardError(f"invalid YAML: {exc.problem}", file=str(path),
+                         line=exc.line) from None
     if not isinstance(data, dict):
         raise BoardError("a board profile is a mapping of fields", file=str(path))
     missing = [k for k in REQUIRED if k not in data]

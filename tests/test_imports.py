@@ -58,9 +58,10 @@ print("\\nPROBE " + json.dumps({"params": report.model.params, "exit": code, "ne
 """
 
 
-def probe(model: str | Path) -> dict[str, Any]:
+def probe(model: str | Path, cache: Path | None = None) -> dict[str, Any]:
+    env = {**os.environ, **({"CNNAUDIT_CACHE_DIR": str(cache)} if cache else {})}
     proc = subprocess.run([sys.executable, "-c", PROBE, str(model)], capture_output=True,
-                          text=True, check=False, timeout=300)
+                          text=True, check=False, timeout=300, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PROBE ")]
     assert proc.returncode == 0 and lines, proc.stderr[-2000:]
     result = json.loads(lines[-1][len("PROBE "):])
@@ -134,6 +135,20 @@ def test_model_files_import_no_framework(model_files: dict[str, Path], kind: str
     assert heavy(result, PARSERS) == []  # no h5py for .keras and .h5 either
     if kind == "tflite":
         assert heavy(result, ("numpy",)) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["keras", "h5", "tflite"])
+def test_model_files_need_no_yaml_and_no_rich_once_boards_are_cached(
+        model_files: dict[str, Path], kind: str, tmp_path: Path) -> None:
+    """A model file needs YAML only for the board profile and the kernel families: the
+    first run parses them and keeps JSON copies (cnnaudit/datafile.py), later runs import
+    no PyYAML. A JSON report on stdout never imports rich."""
+    first = probe(model_files[kind], cache=tmp_path)
+    assert "yaml" in first["new"]
+    again = probe(model_files[kind], cache=tmp_path)
+    assert again["params"] == first["params"]
+    assert heavy(again, ("yaml", "rich")) == []
 
 
 @pytest.mark.slow

@@ -142,13 +142,15 @@ def load_families(path: Path | None = None) -> dict[str, KernelFamily]:
 
 
 def _parse(path: Path) -> dict[str, KernelFamily]:
-    import yaml
+    from ..datafile import YamlProblem, read_yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-    except (OSError, yaml.YAMLError) as exc:
+        data = read_yaml(path)
+    except (OSError, UnicodeDecodeError) as exc:
         raise BoardError(f"cannot read the kernel families: {exc}", file=str(path)) from None
+    except YamlProblem as exc:
+        raise BoardError(f"cannot read the kernel families: invalid YAML: {exc.problem}",
+                         file=str(path), line=exc.line) from None
     raw: dict[str, Any] = (data or {}).get("families") or {}
     out: dict[str, KernelFamily] = {}
 
