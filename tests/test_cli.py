@@ -119,6 +119,37 @@ def test_installed_console_script_runs_as_a_process():
     assert json.loads(result.stdout)["model"]["params"] == 243_786
 
 
+def test_a_run_builds_only_the_command_it_invokes():
+    """main() hands Typer only the invoked command (the others' parameters cost a cold
+    start about 25 ms); anything else gets the whole app."""
+    from cnnaudit.cli import _invoked_only
+
+    def names(typer_app) -> list[str]:
+        return ([c.callback.__name__ for c in typer_app.registered_commands]
+                + [g.name for g in typer_app.registered_groups])
+
+    assert names(_invoked_only(["check", "m.yaml", "-b", "nano33"])) == ["check"]
+    assert names(_invoked_only(["calc", "dense", "--in", "3"])) == ["calc"]
+    for args in ([], ["--help"], ["--debug", "check", "m.yaml"], ["chek"]):
+        assert _invoked_only(args) is app
+    assert len(app.registered_commands) > 5  # the global app itself is left whole
+
+
+@pytest.mark.parametrize("args, code, needles", [
+    (["check", "--help"], 0, ["--board", "--format", "Exit codes"]),
+    (["--help"], 0, ["check", "diff", "suggest", "calc"]),
+    (["chek", "x.yaml"], 2, ["No such command 'chek'", "check"]),
+    (["calc", "dense", "--in", "10", "--out", "2"], 0, ["params 22"]),
+    (["--max-layers", "3", "check", FASHION], 2, ["error:", "3"]),
+])
+def test_the_entry_point_as_a_process(args: list[str], code: int, needles: list[str]):
+    result = subprocess.run([sys.executable, "-m", "cnnaudit", *args], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == code, result.stderr
+    for needle in needles:
+        assert needle in result.stdout + result.stderr
+
+
 def test_yaml_audit_imports_no_heavy_module():
     code = ("import sys, cnnaudit; cnnaudit.audit(sys.argv[1], ['nano33']); "
             "heavy = [m for m in ('tensorflow', 'keras', 'h5py', 'tflite', 'torch') "
