@@ -44,6 +44,7 @@ import models  # noqa: E402  (no TensorFlow at import time)
 
 # Quiet TensorFlow's C++ logging in the usual-way processes (does not change their timing).
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+NO_COPIES = {"CNNAUDIT_CACHE_DIR": "/dev/null/no-copies"}  # cnnaudit/datafile.py
 
 
 # --------------------------------------------------------------------------- helpers
@@ -54,8 +55,10 @@ def cnnaudit_cmd() -> list[str]:
     return [str(script)] if script.exists() else [PY, "-m", "cnnaudit"]
 
 
-def run(cmd: Sequence[str], ok: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(cmd), capture_output=True, text=True, env=ENV, check=False)
+def run(cmd: Sequence[str], ok: Sequence[int] = (0,), env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(cmd), capture_output=True, text=True,
+                          env={**ENV, **(env or {})}, check=False)
     if proc.returncode not in ok:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n"
                          f"{proc.stderr[-3000:]}")
@@ -81,19 +84,21 @@ def timed(cmd: Sequence[str], n: int, ok: Sequence[int] = (0,), warmup: int = 1
             "runs": n, "proc": proc}
 
 
-def timed_rounds(cmds: dict[str, tuple[list[str], Sequence[int]]], n: int
-                 ) -> dict[str, dict[str, Any]]:
+Case = tuple[list[str], Sequence[int]] | tuple[list[str], Sequence[int], dict[str, str]]
+
+
+def timed_rounds(cmds: dict[str, Case], n: int) -> dict[str, dict[str, Any]]:
     """`timed` for several commands in rounds: one warm-up round, then n rounds of each
     command once, so a few noisy seconds on a shared machine fall on every command alike
-    instead of on all runs of one."""
-    for cmd, ok in cmds.values():
-        run(cmd, ok)
+    instead of on all runs of one. A case is (command, exit codes[, extra environment])."""
+    for cmd, ok, *env in cmds.values():
+        run(cmd, ok, *env)
     times: dict[str, list[float]] = {key: [] for key in cmds}
     procs: dict[str, subprocess.CompletedProcess[str]] = {}
     for _ in range(n):
-        for key, (cmd, ok) in cmds.items():
+        for key, (cmd, ok, *env) in cmds.items():
             t0 = time.perf_counter()
-            procs[key] = run(cmd, ok)
+            procs[key] = run(cmd, ok, *env)
             times[key].append(time.perf_counter() - t0)
     return {key: {"median": statistics.median(t), "min": min(t), "max": max(t), "runs": n,
                   "proc": procs[key]} for key, t in times.items()}
@@ -198,6 +203,8 @@ def cold_start(n: int) -> dict[str, Any]:
         ("check <one-liner fashion CNN>", "oneliner", [*cli, "check", ONE_LINER], ""),
         ("check mnv2_035_96.keras", "keras", [*cli, "check", str(c / "mnv2_035_96.keras")], ""),
         ("check mnv2_035_96.h5", "h5", [*cli, "check", str(c / "mnv2_035_96.h5")], ""),
+        ("check mnv2_035_96.h5, board files parsed (no copies)", "h5_nocopy",
+         [*cli, "check", str(c / "mnv2_035_96.h5")], ""),
         ("check resnet50_224.keras", "keras_big",
          [*cli, "check", str(c / "resnet50_224.keras")], ""),
         ("check mnv1_025_96_int8.tflite", "tflite",
@@ -210,7 +217,8 @@ def cold_start(n: int) -> dict[str, Any]:
     checks = {key: "check" in cmd and key != "typer_app" for _, key, cmd, _ in cases}
     timings = timed_rounds({
         key: ([*cmd, "--board", BOARD, "-f", "json"] if checks[key] else cmd,
-              (0, 1) if checks[key] else (0,)) for _, key, cmd, _ in cases}, n)
+              (0, 1) if checks[key] else (0,), NO_COPIES if key.endswith("_nocopy") else {})
+        for _, key, cmd, _ in cases}, n)
     for label, key, _, _ in cases:
         is_check = checks[key]
         r = timings[key]
@@ -224,6 +232,9 @@ def cold_start(n: int) -> dict[str, Any]:
         rows.append([label, ms(r["median"]), ms(r["min"]), ms(r["max"]), answer])
     print(table(rows, ["command (cnnaudit ... --board nano33 -f json)", "median", "min", "max",
                        "answer"]))
+    print("(the warm-up round leaves JSON copies of the board profile and kernel families in "
+          "the user's cache folder,\n as any earlier run does; 'no copies' points "
+          "CNNAUDIT_CACHE_DIR at a folder that cannot exist, so PyYAML parses them each time)")
     return results
 
 
@@ -231,7 +242,8 @@ def cold_start_ratios(cold: dict[str, Any]) -> None:
     print()
     rows = []
     pass_, typer_rich = cold["pass"]["median"], cold["typer_rich"]["median"]
-    for key in ("yaml", "oneliner", "keras", "h5", "keras_big", "tflite", "tflite_big"):
+    for key in ("yaml", "oneliner", "keras", "h5", "h5_nocopy", "keras_big", "tflite",
+                "tflite_big"):
         m = cold[key]["median"]
         rows.append([key, ms(m), f"{m / pass_:.1f}x", f"{m / typer_rich:.1f}x",
                      ms(m - typer_rich)])
@@ -455,17 +467,28 @@ def peak_memory(keras_rss: dict[str, int], tflm_rss: dict[str, int]) -> dict[str
 
 
 def keras_path(n: int) -> dict[str, Any]:
+    """Keras load_model + summary, each run paired with a cold `cnnaudit check` of the same
+    file right after it: the ratio then compares runs made under the same load (on a shared
+    machine either one alone moves by 1.5x between minutes)."""
     section(f"The usual way, Keras: keras.saving.load_model(path) + model.summary(), "
-            f"fresh process, median of {n}")
+            f"fresh process, median of {n}, each run followed by a cold cnnaudit check")
     rows, out = [], {}
     for name in ("mnv2_035_96.keras", "mnv2_035_96.h5", "resnet50_224.keras"):
-        r = timed([PY, WORKERS, "keras-summary", str(CACHE / name)], n)
+        got = timed_rounds({
+            "keras": ([PY, WORKERS, "keras-summary", str(CACHE / name)], (0,)),
+            "cnnaudit": ([*cnnaudit_cmd(), "check", str(CACHE / name), "--board", BOARD,
+                          "-f", "json"], (0, 1))}, n)
+        r, c = got["keras"], got["cnnaudit"]
         b = bench_line(r.pop("proc"))
         r["params"], r["maxrss_kib"] = b.get("params"), b.get("maxrss_kib")
+        r["cnnaudit_params"] = json.loads(c.pop("proc").stdout)["model"]["params"]
+        r["cnnaudit"] = c
         out[name] = r
         rows.append([name, ms(r["median"]), ms(r["min"]), ms(r["max"]), f"{r['params']:,}",
-                     mib(r["maxrss_kib"] * 1024)])
-    print(table(rows, ["model", "median", "min", "max", "params", "peak RSS"]))
+                     mib(r["maxrss_kib"] * 1024), ms(c["median"]),
+                     f"{r['median'] / c['median']:.1f}x"])
+    print(table(rows, ["model", "median", "min", "max", "params", "peak RSS",
+                       "cnnaudit (paired)", "ratio"]))
     return out
 
 
@@ -532,12 +555,11 @@ def summary(res: dict[str, Any]) -> None:
     cold, rows = res["cold"], []
     kp = res.get("keras")
     if kp:
-        for name, key in (("mnv2_035_96.keras", "keras"), ("mnv2_035_96.h5", "h5"),
-                          ("resnet50_224.keras", "keras_big")):
-            u, c = kp[name]["median"], cold[key]["median"]
-            same = "yes" if kp[name]["params"] == cold[key]["params"] else "NO"
-            rows.append([f"Keras load_model+summary vs cnnaudit check: {name}", ms(u), ms(c),
-                         f"{u / c:.1f}x", same])
+        for name in ("mnv2_035_96.keras", "mnv2_035_96.h5", "resnet50_224.keras"):
+            u, c = kp[name]["median"], kp[name]["cnnaudit"]["median"]
+            same = "yes" if kp[name]["params"] == kp[name]["cnnaudit_params"] else "NO"
+            rows.append([f"Keras load_model+summary vs cnnaudit check (paired): {name}",
+                         ms(u), ms(c), f"{u / c:.1f}x", same])
     tp = res.get("tflm")
     if tp:
         conv = tp["convert_spec"]["median"]
@@ -575,10 +597,9 @@ def summary(res: dict[str, Any]) -> None:
     fa = res["files"]
     checks = []
     if kp:
-        worst = min(kp[n]["median"] / cold[k]["median"] for n, k in (
-            ("mnv2_035_96.keras", "keras"), ("mnv2_035_96.h5", "h5"),
-            ("resnet50_224.keras", "keras_big")))
-        checks.append(("cnnaudit >= 20x faster than the Keras path (worst model)",
+        worst = min(kp[n]["median"] / kp[n]["cnnaudit"]["median"] for n in (
+            "mnv2_035_96.keras", "mnv2_035_96.h5", "resnet50_224.keras"))
+        checks.append(("cnnaudit >= 20x faster than the Keras path (worst model, paired runs)",
                        f"{worst:.1f}x", worst >= 20))
     for n, key, how in (("layers84", "audit84", "same spec again"),
                         ("layers29", "audit29", "same spec again"),
