@@ -10,9 +10,9 @@ import glob
 import os
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from .boards import Board, load_boards, select
 from .budgets import CONFIG_NAME, Budgets, ProjectConfig, Settings, apply_budgets, resolve
@@ -81,20 +81,18 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """Everything one audit needs; plain data, so it crosses to a worker process."""
 
     model: str
     boards: tuple[Board, ...]
     dtype: str
     budgets: Budgets
-    overrides: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    overrides: Mapping[str, tuple[int, ...]] = MappingProxyType({})
     limits: Limits = DEFAULT
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """One model's result: a report, or the one-line error that stopped it (`internal` when
     it is a bug in cnnaudit, with the traceback in `detail`)."""
 
@@ -105,8 +103,7 @@ class Outcome:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     outcomes: tuple[Outcome, ...]
     is_batch: bool = True
 

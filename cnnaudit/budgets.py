@@ -13,9 +13,9 @@ import difflib
 import fnmatch
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .boards import KIB
 from .errors import ConfigError
@@ -35,8 +35,7 @@ TOP_ONLY_KEYS = ("boards_dir", "models")
 KNOWN_KEYS = (*SETTING_KEYS, *INT_BUDGETS, *FLOAT_BUDGETS, "per_board", *TOP_ONLY_KEYS)
 
 
-@dataclass(frozen=True)
-class Budgets:
+class Budgets(NamedTuple):
     """Limits on one model; None = no limit. KiB are 1024 bytes.
 
     max_flash_kib bounds the model's own flash (the .tflite size) and max_ram_kib its
@@ -58,9 +57,9 @@ class Budgets:
         boards = dict(self.per_board)
         for board, budgets in over.per_board:
             boards[board] = boards[board].merged(budgets) if board in boards else budgets
-        return replace(self, **{f.name: getattr(over, f.name) for f in fields(over)
-                                if f.name != "per_board" and getattr(over, f.name) is not None},
-                       per_board=tuple(boards.items()))
+        return self._replace(**{name: value for name, value in over._asdict().items()
+                                if name != "per_board" and value is not None},
+                             per_board=tuple(boards.items()))
 
     def for_board(self, board: str) -> Budgets:
         """The budgets that judge one board: its own targets over the general ones."""
@@ -69,19 +68,18 @@ class Budgets:
 
     def items(self) -> tuple[tuple[str, float], ...]:
         """The limits that are set, in declaration order; a board's own as `key@board`."""
-        general = tuple((f.name, getattr(self, f.name)) for f in fields(self)
-                        if f.name != "per_board" and getattr(self, f.name) is not None)
+        general = tuple((name, value) for name, value in self._asdict().items()
+                        if name != "per_board" and value is not None)
         return general + tuple((f"{key}@{board}", value) for board, budgets in self.per_board
                                for key, value in budgets.items())
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What one model is audited with: boards (None = all), dtype (None = int8), budgets."""
 
     boards: tuple[str, ...] | None = None
     dtype: str | None = None
-    budgets: Budgets = field(default_factory=Budgets)
+    budgets: Budgets = Budgets()
 
     def merged(self, over: Settings) -> Settings:
         return Settings(boards=over.boards if over.boards is not None else self.boards,
@@ -89,8 +87,7 @@ class Settings:
                         budgets=self.budgets.merged(over.budgets))
 
 
-@dataclass(frozen=True)
-class ModelRule:
+class ModelRule(NamedTuple):
     """Settings for the models whose path matches `pattern` (relative to the config)."""
 
     pattern: str
@@ -107,12 +104,11 @@ class ModelRule:
                                                           pattern)
 
 
-@dataclass(frozen=True)
-class ProjectConfig:
+class ProjectConfig(NamedTuple):
     """A loaded project file: defaults, per-model rules (later rules win) and board folders."""
 
     path: Path
-    defaults: Settings = field(default_factory=Settings)
+    defaults: Settings = Settings()
     rules: tuple[ModelRule, ...] = ()
     boards_dirs: tuple[Path, ...] = ()
 
@@ -446,6 +442,6 @@ def apply_budgets(report: Report, budgets: Budgets) -> Report:
 
 def budgets_from_options(values: Mapping[str, float | None]) -> Budgets:
     """Budgets from command-line options (None = not given)."""
-    known = {f.name for f in fields(Budgets)}
+    known = set(Budgets._fields)
     return Budgets(**{k: (int(v) if k in INT_BUDGETS and v is not None else v)
                       for k, v in values.items() if k in known})

@@ -397,15 +397,15 @@ def diff(
         source = (file_at_git_ref(head_path, git_base) if git_base
                   else contextlib.nullcontext(paths[0]))
         with source as base_path:
-            base = run_job(replace(job, model=str(base_path)))
+            base = run_job(job._replace(model=str(base_path)))
         if git_base:  # name the base as the user knows it, not by its temporary copy
             label = f"{git_base}:{head_path}"
             if base.report is not None:
                 model = replace(base.report.model, source=label)
                 base = Outcome(label, report=replace(base.report, model=model))
             else:
-                base = replace(base, model=label,
-                               error=(base.error or "").replace(str(base_path), label))
+                base = base._replace(model=label,
+                                     error=(base.error or "").replace(str(base_path), label))
         outcomes = Batch((base, run_job(job)))
         _print_errors(outcomes)
         if outcomes.errors:
