@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import UsageError
 from .ops.base import Weight
@@ -12,8 +12,7 @@ from .ops.base import Weight
 QUANT_PARAM_BYTES = 4 + 8
 
 
-@dataclass(frozen=True)
-class DType:
+class DType(NamedTuple):
     """How a model is deployed: weight, bias and activation storage sizes."""
 
     name: str

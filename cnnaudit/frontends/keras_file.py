@@ -21,9 +21,9 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 
 from .. import ops
 from ..errors import SpecError
@@ -49,12 +49,11 @@ BINARY_MERGES = {"add": "add", "subtract": "subtract", "multiply": "multiply",
                  "maximum": "maximum", "minimum": "minimum"}
 
 
-@dataclass
-class _Stored:
+class _Stored(NamedTuple):
     """Parameter counts found in the file's weights, without reading any values."""
 
     total: int | None = None
-    by_layer: dict[str, int] = field(default_factory=dict)
+    by_layer: Mapping[str, int] = MappingProxyType({})
 
 
 def load_keras_file(path: Path, overrides: Mapping[str, Shape] | None = None,
@@ -276,7 +275,7 @@ def _child_main() -> None:
             start, size = int(sys.argv[3]), int(sys.argv[4])
             with open(path, "rb") as handle:
                 stored = _stored_from_weights_h5(_Window(handle, start, size))
-            answer["stored"] = {"total": stored.total, "by_layer": stored.by_layer}
+            answer["stored"] = {"total": stored.total, "by_layer": dict(stored.by_layer)}
         else:
             try:
                 f = h5py.File(path, "r")
@@ -294,7 +293,7 @@ def _child_main() -> None:
                     try:
                         stored = _stored_from_h5(f)
                         answer["stored"] = {"total": stored.total,
-                                            "by_layer": stored.by_layer}
+                                            "by_layer": dict(stored.by_layer)}
                     except Exception:  # a damaged weights part only loses the check
                         pass
     except Exception as exc:  # reported to the parent as a damaged file
@@ -402,8 +401,7 @@ def _stored_from_h5(f: Any) -> _Stored:
 
 
 # -- config -> IR ---------------------------------------------------------------------------
-@dataclass
-class _Call:
+class _Call(NamedTuple):
     """One call of a layer inside a model: its input references and constant arguments."""
 
     layer: dict[str, Any]

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import ops
 from ..errors import ShapeError, SpecError
@@ -40,8 +39,7 @@ OPTION_ARGS = {"k": "kernel", "s": "strides", "d": "dilation", "m": "depth_multi
 PADDINGS = ("same", "valid", "causal")
 
 
-@dataclass(frozen=True)
-class Form:
+class Form(NamedTuple):
     """How one family of tokens maps to ops: (1-D op, 2-D op), what MAIN sets, which
     OPTIONS letters it takes, whether it takes a padding word / `nobias`, and an example."""
 
