@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 from .errors import UsageError
@@ -14,6 +13,8 @@ def write_atomic(path: str | Path, text: str) -> None:
     """Write `text` to a temporary file in `path`'s folder, then rename it over `path`
     (os.replace is atomic within a file system). An existing file keeps its permissions; a
     new one gets the usual ones (0666 minus the umask), not mkstemp's 0600."""
+    import tempfile  # (here: a check that writes no file need not import it)
+
     target = Path(path)
     folder = target.parent
     if target.is_dir():

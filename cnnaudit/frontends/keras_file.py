@@ -19,17 +19,19 @@ import os
 import struct
 import subprocess
 import sys
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .. import ops
 from ..errors import SpecError
 from ..ir import Graph, Location, Node, Shape, toposort
 from ..limits import DEFAULT, Limits
 from ..ops.base import OpError
+
+if TYPE_CHECKING:
+    import zipfile
 
 MODEL_CLASSES = {"Functional", "Model", "Sequential"}
 # Config keys every layer carries that say nothing about its shape or weights.
@@ -89,6 +91,8 @@ def _parse_json(text: str | bytes, file: str) -> Any:
 
 
 def _read_keras_zip(path: Path, limits: Limits) -> tuple[Any, Callable[[], _Stored]]:
+    import zipfile  # (here: an .h5 check need not import it)
+
     file = str(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -158,6 +162,8 @@ def _stored_from_member(path: Path, info: zipfile.ZipInfo, limits: Limits) -> _S
     """Parameter counts of the weights index inside a .keras archive; a damaged, compressed
     or too slow index only loses the cross-check (it never stops the audit). Read by
     cnnaudit's own HDF5 reader; h5py in a child only for what that reader does not read."""
+    import zipfile
+
     from . import hdf5
 
     if info.compress_type != zipfile.ZIP_STORED:
