@@ -11,9 +11,8 @@ import difflib
 import functools
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ..ir import Shape
 
@@ -41,8 +40,7 @@ class CostClass(str, Enum):
     IDENTITY = "identity"
 
 
-@dataclass(frozen=True)
-class Weight:
+class Weight(NamedTuple):
     """One stored weight tensor of a layer; `role` decides its bytes at a dtype."""
 
     role: str  # "kernel" | "bias" | "vector"
@@ -57,8 +55,7 @@ class Weight:
         return math.prod(self.shape)
 
 
-@dataclass(frozen=True)
-class Lowered:
+class Lowered(NamedTuple):
     """One TFLite operator a layer becomes. A layer's steps form a chain: the first reads
     the layer's inputs, each later step reads the step before it."""
 
@@ -124,8 +121,7 @@ def with_activation(main: Lowered, activation: str) -> list[Lowered]:
 _MISSING = object()
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """One argument: canonical name, how to read it, default, other spellings."""
 
     name: str
