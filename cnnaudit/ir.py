@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 Shape = tuple[int, ...]
 """A tensor shape without the batch dimension, channels last."""
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """Where a node came from, for error messages (a YAML line, a layer in a file)."""
 
     file: str | None = None
@@ -29,6 +28,9 @@ class Location:
         return self.file or ""
 
 
+NOWHERE = Location()
+
+
 @dataclass(frozen=True)
 class Node:
     name: str
@@ -36,7 +38,7 @@ class Node:
     attrs: Mapping[str, Any]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    where: Location = field(default_factory=Location)
+    where: Location = NOWHERE
     trainable: bool = True
     shares_weights_of: str | None = None  # a later call of a shared layer: weights counted once
 
