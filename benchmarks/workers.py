@@ -107,6 +107,7 @@ def peakmem(path: str, trace: bool) -> None:
         import cnnaudit.frontends.tflite_file
     else:
         import cnnaudit.frontends.yaml_spec
+        import cnnaudit.frontends.yaml_text
     before, anon_before = _maxrss_kib(), _rss_anon_kib()
     if trace:
         import tracemalloc
@@ -162,7 +163,8 @@ def coldsplit(path: str) -> None:
         mark("import the frontend: tflite_file (its own flatbuffer reader)")
     else:
         import cnnaudit.frontends.yaml_spec
-        mark("import the frontend: yaml_spec (+ yaml)")
+        import cnnaudit.frontends.yaml_text
+        mark("import the frontend: yaml_spec, yaml_text (+ yaml)")
     from cnnaudit import frontends
 
     graph = frontends.load(path)

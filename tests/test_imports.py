@@ -95,6 +95,14 @@ def test_one_liner_imports_no_framework_and_no_model_parser() -> None:
     assert heavy(result, FRAMEWORKS + PARSERS) == []
 
 
+def test_one_liner_needs_no_yaml_once_boards_are_cached(tmp_path: Path) -> None:
+    """A one-line spec (and a spec dict) is read without PyYAML: it is imported for YAML
+    text only (frontends/yaml_text.py), and the board files come from their JSON copies."""
+    probe(ONE_LINER, cache=tmp_path)
+    again = probe(ONE_LINER, cache=tmp_path)
+    assert heavy(again, ("yaml", "rich")) == []
+
+
 # --------------------------------------------------------------- files built with TensorFlow
 
 

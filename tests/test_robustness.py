@@ -186,7 +186,8 @@ def test_random_documents_give_user_errors_only(doc):
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.text(max_size=300))
 def test_random_yaml_text_gives_user_errors_only(text):
-    from cnnaudit.frontends.yaml_spec import graph_from_spec, parse_text
+    from cnnaudit.frontends.yaml_spec import graph_from_spec
+    from cnnaudit.frontends.yaml_text import parse_text
 
     with contextlib.suppress(CnnauditError):
         graph_from_spec(parse_text(text, "fuzz.yaml"), file="fuzz.yaml")

@@ -200,26 +200,26 @@ def test_fast_and_counting_yaml_readers_agree(monkeypatch):
     """libyaml (specs up to 1 MiB) and the pure-Python counting composer (larger texts)
     must read every example identically, line numbers included, and refuse the same
     alias bomb (the fast reader names the line of the collection using the alias)."""
-    from cnnaudit.frontends import yaml_spec
+    from cnnaudit.frontends import yaml_text
 
     def read(text: str):
-        data = yaml_spec.parse_text(text, "x.yaml")
+        data = yaml_text.parse_text(text, "x.yaml")
         return repr(data), [getattr(data, "key_lines", None)]
 
     bomb = "a: &a [1, 1]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"
-    strict = yaml_spec.Limits(max_yaml_aliases=4)
+    strict = yaml_text.Limits(max_yaml_aliases=4)
     for path in sorted(EXAMPLES.glob("*.yaml")):
         text = path.read_text()
         fast = read(text)
-        monkeypatch.setattr(yaml_spec, "_FAST_MAX_CHARS", 0)
+        monkeypatch.setattr(yaml_text, "_FAST_MAX_CHARS", 0)
         slow = read(text)
         monkeypatch.undo()
         assert fast == slow, path.name
     messages = []
     for chars in (1 << 20, 0):
-        monkeypatch.setattr(yaml_spec, "_FAST_MAX_CHARS", chars)
+        monkeypatch.setattr(yaml_text, "_FAST_MAX_CHARS", chars)
         with pytest.raises(SpecError) as info:
-            yaml_spec.parse_text(bomb, "bomb.yaml", strict)
+            yaml_text.parse_text(bomb, "bomb.yaml", strict)
         messages.append(str(info.value))
     assert [m.split(": ", 1)[1] for m in messages] == [
         "more than 4 YAML aliases (an alias bomb?); refusing"] * 2

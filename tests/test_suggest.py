@@ -21,7 +21,8 @@ from cnnaudit.atomic import write_atomic
 from cnnaudit.boards import load_boards, select
 from cnnaudit.cli import app
 from cnnaudit.errors import CnnauditError, UsageError
-from cnnaudit.frontends.yaml_spec import graph_from_spec, parse_text
+from cnnaudit.frontends.yaml_spec import graph_from_spec
+from cnnaudit.frontends.yaml_text import parse_text
 from cnnaudit.ir import verify
 from cnnaudit.report import Report
 from cnnaudit.spec_writer import dump_spec, graph_to_spec

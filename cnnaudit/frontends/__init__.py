@@ -32,7 +32,8 @@ def load(
 
         return graph_from_spec(source, file=name, limits=limits)
     if isinstance(source, str) and source == "-":
-        from .yaml_spec import graph_from_spec, parse_text
+        from .yaml_spec import graph_from_spec
+        from .yaml_text import parse_text
 
         text = sys.stdin.read(int(limits.max_file_mb * 1024 * 1024) + 1)
         if len(text) > limits.max_file_mb * 1024 * 1024:
