@@ -140,20 +140,21 @@ def coldsplit(path: str) -> None:
 
     import typer
     mark("import typer")
-    import rich.console  # noqa: F401
-    mark("import rich.console")
     with contextlib.suppress(ImportError):  # typer >= 0.29: pydantic, at argument parsing
-        import typer._adapters  # noqa: F401
+        import typer._adapters
     mark("typer._adapters (pydantic), imported when arguments are parsed")
     import cnnaudit.cli
     mark("import cnnaudit.cli (cnnaudit, api, ops, passes)")
+    import cnnaudit.batch
+    mark("import cnnaudit.batch (+ budgets): what `check` runs")
+    typer.main.get_command(cnnaudit.cli._invoked_only(["check"]))
+    mark("typer: the `check` command's click parameters")
     from cnnaudit.render.json_out import render_json
-    from cnnaudit.render.table import render_check  # noqa: F401  (check imports both)
-    mark("import cnnaudit.render (json_out, table -> rich.table)")
+    mark("import cnnaudit.render.json_out (a table would import rich instead)")
     import cnnaudit
 
-    boards = cnnaudit.load_boards()
-    mark("load_boards(): parse the 17 board YAML files")
+    boards = cnnaudit.load_boards(ids=["nano33"])
+    mark("load_boards(['nano33']): the profile and kernel families (JSON copies)")
     suffix = Path(path).suffix
     if suffix in (".keras", ".h5"):
         import cnnaudit.frontends.keras_file
