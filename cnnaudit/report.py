@@ -40,8 +40,9 @@ CONVENTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class LayerReport:
+class LayerReport(NamedTuple):
+    """One layer's row (a named tuple, like the other rows below)."""
+
     name: str
     type: str
     inputs: tuple[str, ...]
