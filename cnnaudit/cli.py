@@ -111,8 +111,8 @@ def _main(
     from .limits import DEFAULT
 
     _state["debug"] = debug
-    _state["limits"] = replace(DEFAULT, max_file_mb=max_file_mb, max_layers=max_layers,
-                               max_inflated_mb=max_inflated_mb)
+    _state["limits"] = DEFAULT._replace(max_file_mb=max_file_mb, max_layers=max_layers,
+                                        max_inflated_mb=max_inflated_mb)
 
 
 ModelArg = Annotated[str, typer.Argument(

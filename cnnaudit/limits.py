@@ -3,11 +3,10 @@ costs milliseconds. Raise them with the CLI's global options or by passing `Limi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     max_file_mb: float = 256.0  # any model file
     max_layers: int = 10_000  # layers of a spec or Keras model, operators of a .tflite
     max_yaml_nodes: int = 1_000_000  # YAML/JSON nodes in a spec
