@@ -43,8 +43,13 @@ def audit(
     """
     chosen = resolve_boards(boards, boards_dir)
     key = _cache_key(model, chosen, dtype, overrides, limits)
-    if key is not None and key in _REPORTS:
-        return _REPORTS[key]
+    if key is not None:
+        try:  # (one look-up: a key hashes its boards and limits, dataclasses, each time)
+            hit = _REPORTS.get(key)
+        except TypeError:  # something unhashable in it
+            key = hit = None
+        if hit is not None:
+            return hit
     report = _audit(model, chosen, dtype, overrides, limits)
     if key is not None:
         if len(_REPORTS) >= _MAX_REPORTS:
@@ -72,12 +77,10 @@ def _cache_key(model: object, boards: list[Board], dtype: str,
     except ValueError:  # not plain values (a dict subclass, an object)
         content = repr(model)
     try:
-        key = (content, tuple(boards), dtype, tuple(sorted((overrides or {}).items())),
-               limits)
-        hash(key)
-    except TypeError:
+        return (content, tuple(boards), dtype, tuple(sorted((overrides or {}).items())),
+                limits)
+    except TypeError:  # overrides that cannot be sorted
         return None
-    return key
 
 
 def _audit(model: str | Path | dict[str, Any] | Graph, chosen: list[Board], dtype: str,
@@ -208,13 +211,13 @@ def _step(node: Node, shapes: Mapping[str, Shape]) -> tuple[str, str, Shape]:
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:
     """The layer each operator comes from: lowering names operators after their layer
     (`conv2d`, `conv2d/0`); operators of a .tflite file are the layers."""
-    names = set(map(attrgetter("name"), graph.nodes))
-    operators = tuple(map(attrgetter("name"), work))
-    others = set(operators) - names  # most operators are named as their layer
-    if not others:
-        return operators
-    layer = {n: n.split("/")[0] if n.split("/")[0] in names else n for n in others}
-    return tuple(map(layer.get, operators, operators))
+    names = {node.name for node in graph.nodes}
+    layers = [w.name for w in work]
+    for i, name in enumerate(layers):
+        if name not in names:  # most operators are named as their layer
+            head = name.split("/")[0]
+            layers[i] = head if head in names else name
+    return tuple(layers)
 
 
 def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],
