@@ -42,7 +42,7 @@ def audit(
     `limits` bounds what a hostile file may cost.
     """
     chosen = resolve_boards(boards, boards_dir)
-    key = _cache_key(model, chosen, dtype, overrides, limits)
+    key, entry_keys = _cache_key(model, chosen, dtype, overrides, limits)
     if key is not None:
         try:  # (one look-up: a key hashes its boards and limits, dataclasses, each time)
             hit = _REPORTS.get(key)
@@ -50,7 +50,7 @@ def audit(
             key = hit = None
         if hit is not None:
             return hit
-    report = _audit(model, chosen, dtype, overrides, limits)
+    report = _audit(model, chosen, dtype, overrides, limits, entry_keys)
     if key is not None:
         if len(_REPORTS) >= _MAX_REPORTS:
             _REPORTS.pop(next(iter(_REPORTS)))
@@ -67,26 +67,33 @@ _MAX_REPORTS = 128  # each holds a whole report: more makes the GC slower for al
 
 def _cache_key(model: object, boards: list[Board], dtype: str,
                overrides: Mapping[str, tuple[int, ...]] | None,
-               limits: Limits) -> tuple[Any, ...] | None:
+               limits: Limits) -> tuple[tuple[Any, ...] | None, Sequence[bytes] | None]:
+    """The report cache's key (None: not cached), and the spec's layer entry keys when it
+    is made of them (the spec frontend reads the entries by these: made once)."""
     if not isinstance(model, dict):
-        return None
-    try:
-        # marshal: an order of magnitude cheaper than repr, and as exact (1, 1.0 and True
-        # differ); version 2 writes no back-references, so equal specs give equal bytes
-        content: object = marshal.dumps(model, 2)
-    except ValueError:  # not plain values (a dict subclass, an object)
-        content = repr(model)
+        return None, None
+    content: object = frontends.spec_key(model)
+    entry_keys = None if content is None else content[1]  # type: ignore[index]
+    if content is None:
+        try:
+            # marshal: an order of magnitude cheaper than repr, and as exact (1, 1.0 and
+            # True differ); version 2 writes no back-references, so equal specs give equal
+            # bytes
+            content = marshal.dumps(model, 2)
+        except ValueError:  # not plain values (a dict subclass, an object)
+            content = repr(model)
     try:
         return (content, tuple(boards), dtype, tuple(sorted((overrides or {}).items())),
-                limits)
+                limits), entry_keys
     except TypeError:  # overrides that cannot be sorted
-        return None
+        return None, None
 
 
 def _audit(model: str | Path | dict[str, Any] | Graph, chosen: list[Board], dtype: str,
-           overrides: Mapping[str, tuple[int, ...]] | None, limits: Limits) -> Report:
+           overrides: Mapping[str, tuple[int, ...]] | None, limits: Limits,
+           entry_keys: Sequence[bytes] | None = None) -> Report:
     graph = model if isinstance(model, Graph) else frontends.load(
-        model, overrides=overrides, limits=limits)
+        model, overrides=overrides, limits=limits, entry_keys=entry_keys)
     if graph.format != "tflite":
         return analyse(graph, chosen, dtype=dtype)
     try:
