@@ -326,10 +326,8 @@ def _build(graph: Graph, chains: Mapping[str, _Layer | _Chain], shapes: dict[str
                     alias[name] = undone
                 current = (undone,)
                 continue
-            made, made_dtypes = memo.shared(
-                ("op", id(step), id(node), id(names), name, current, in_shape,
-                 dtype.name, graph.source), (step, node, names),
-                _operator, step, names, name, current, in_shape, dtype, node, graph.source)
+            made, made_dtypes = _shared_operator(step, names, name, current, in_shape, dtype,
+                                                 node, graph.source)
             nodes.extend(made)
             dtypes.update(made_dtypes)
             if step.builtin == "RESHAPE" and len(current) == 1:
@@ -358,14 +356,23 @@ def _layer_operators(layer: _Layer, node: Node, current: tuple[str, ...],
     last = len(layer.steps) - 1
     for i, (step, names) in enumerate(zip(layer.steps, layer.names, strict=True)):
         name = node.outputs[0] if i == last else f"{node.name}/{i}"
-        ops_, dtypes = memo.shared(
-            ("op", id(step), id(node), id(names), name, current, in_shape, dtype.name, source),
-            (step, node, names), _operator, step, names, name, current, in_shape, dtype, node,
-            source)
+        ops_, dtypes = _shared_operator(step, names, name, current, in_shape, dtype, node,
+                                        source)
         made += ops_
         made_dtypes += dtypes
         current = (name,)
     return tuple(made), tuple(made_dtypes)
+
+
+def _shared_operator(step: Lowered, names: Names, name: str, current: tuple[str, ...],
+                     in_shape: Shape | None, dtype: DType, owner: Node,
+                     source: str) -> tuple[tuple[Node, ...], tuple[tuple[str, str], ...]]:
+    """`_operator`, shared between candidates: found by the ids of its step, layer and
+    names (each made once, see the folds) and how it is wired."""
+    return memo.shared(
+        ("op", id(step), id(owner), id(names), name, current, in_shape, dtype.name, source),
+        (step, owner, names), _operator, step, names, name, current, in_shape, dtype, owner,
+        source)
 
 
 def _operator(step: Lowered, names: Names, name: str, current: Sequence[str],
