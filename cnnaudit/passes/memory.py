@@ -285,6 +285,7 @@ def _arena(graph: Graph, dtype: DType, runtime: Runtime, operators: Sequence[_Op
     opdata = list(filter(None, map(_OPDATA, operators)))
     if opdata:
         tail.alloc(opdata[0], ALIGNMENT)
+        # (align() written out: a call per operator costs more than the arithmetic)
         tail.used += sum([(n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT for n in opdata[1:]])
     # Prepare, operator by operator: per-channel arrays (on a 16-aligned tail, since each
     # kernel that has them has an OpData), scratch requests and temporary tensors.
