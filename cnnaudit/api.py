@@ -42,10 +42,15 @@ def audit(
     `limits` bounds what a hostile file may cost.
     """
     chosen = resolve_boards(boards, boards_dir)
-    key = _cache_key(model, chosen, dtype, overrides, limits)
-    if key is not None and key in _REPORTS:
-        return _REPORTS[key]
-    report = _audit(model, chosen, dtype, overrides, limits)
+    key, entry_keys = _cache_key(model, chosen, dtype, overrides, limits)
+    if key is not None:
+        try:  # (one look-up: a key hashes its boards and limits, dataclasses, each time)
+            hit = _REPORTS.get(key)
+        except TypeError:  # something unhashable in it
+            key = hit = None
+        if hit is not None:
+            return hit
+    report = _audit(model, chosen, dtype, overrides, limits, entry_keys)
     if key is not None:
         if len(_REPORTS) >= _MAX_REPORTS:
             _REPORTS.pop(next(iter(_REPORTS)))
@@ -62,28 +67,33 @@ _MAX_REPORTS = 128  # each holds a whole report: more makes the GC slower for al
 
 def _cache_key(model: object, boards: list[Board], dtype: str,
                overrides: Mapping[str, tuple[int, ...]] | None,
-               limits: Limits) -> tuple[Any, ...] | None:
+               limits: Limits) -> tuple[tuple[Any, ...] | None, Sequence[bytes] | None]:
+    """The report cache's key (None: not cached), and the spec's layer entry keys when it
+    is made of them (the spec frontend reads the entries by these: made once)."""
     if not isinstance(model, dict):
-        return None
+        return None, None
+    content: object = frontends.spec_key(model)
+    entry_keys = None if content is None else content[1]  # type: ignore[index]
+    if content is None:
+        try:
+            # marshal: an order of magnitude cheaper than repr, and as exact (1, 1.0 and
+            # True differ); version 2 writes no back-references, so equal specs give equal
+            # bytes
+            content = marshal.dumps(model, 2)
+        except ValueError:  # not plain values (a dict subclass, an object)
+            content = repr(model)
     try:
-        # marshal: an order of magnitude cheaper than repr, and as exact (1, 1.0 and True
-        # differ); version 2 writes no back-references, so equal specs give equal bytes
-        content: object = marshal.dumps(model, 2)
-    except ValueError:  # not plain values (a dict subclass, an object)
-        content = repr(model)
-    try:
-        key = (content, tuple(boards), dtype, tuple(sorted((overrides or {}).items())),
-               limits)
-        hash(key)
-    except TypeError:
-        return None
-    return key
+        return (content, tuple(boards), dtype, tuple(sorted((overrides or {}).items())),
+                limits), entry_keys
+    except TypeError:  # overrides that cannot be sorted
+        return None, None
 
 
 def _audit(model: str | Path | dict[str, Any] | Graph, chosen: list[Board], dtype: str,
-           overrides: Mapping[str, tuple[int, ...]] | None, limits: Limits) -> Report:
+           overrides: Mapping[str, tuple[int, ...]] | None, limits: Limits,
+           entry_keys: Sequence[bytes] | None = None) -> Report:
     graph = model if isinstance(model, Graph) else frontends.load(
-        model, overrides=overrides, limits=limits)
+        model, overrides=overrides, limits=limits, entry_keys=entry_keys)
     if graph.format != "tflite":
         return analyse(graph, chosen, dtype=dtype)
     try:
@@ -208,13 +218,13 @@ def _step(node: Node, shapes: Mapping[str, Shape]) -> tuple[str, str, Shape]:
 def _layer_of(graph: Graph, work: tuple[OpWork, ...]) -> tuple[str, ...]:
     """The layer each operator comes from: lowering names operators after their layer
     (`conv2d`, `conv2d/0`); operators of a .tflite file are the layers."""
-    names = set(map(attrgetter("name"), graph.nodes))
-    operators = tuple(map(attrgetter("name"), work))
-    others = set(operators) - names  # most operators are named as their layer
-    if not others:
-        return operators
-    layer = {n: n.split("/")[0] if n.split("/")[0] in names else n for n in others}
-    return tuple(map(layer.get, operators, operators))
+    names = {node.name for node in graph.nodes}
+    layers = [w.name for w in work]
+    for i, name in enumerate(layers):
+        if name not in names:  # most operators are named as their layer
+            head = name.split("/")[0]
+            layers[i] = head if head in names else name
+    return tuple(layers)
 
 
 def _latency(board: Board, dtype: str, work: tuple[OpWork, ...],

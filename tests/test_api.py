@@ -43,6 +43,27 @@ def test_a_changed_dict_is_audited_again():
     assert cnnaudit.audit(spec, nano).model.params == params(16)
 
 
+def test_an_equal_spec_is_answered_from_the_cache_and_a_changed_name_is_not():
+    nano = ["nano33"]
+    first = cnnaudit.audit(copy.deepcopy(SPEC), nano)
+    assert cnnaudit.audit(copy.deepcopy(SPEC), nano) is first  # equal, not the same dict
+    renamed = {**copy.deepcopy(SPEC), "name": "other"}  # the part beside the layers
+    assert cnnaudit.audit(renamed, nano).model.name == "other"
+
+
+def test_spec_key_is_exact_type_for_type():
+    from cnnaudit.frontends import spec_key
+
+    def key(value: object) -> object:
+        spec = copy.deepcopy(SPEC)
+        spec["layers"][1] = {"max_pool2d": value}
+        return spec_key(spec)
+
+    assert key(2) == key(2)
+    assert len({key(2), key(2.0), key(True)}) == 3  # type: ignore[arg-type]
+    assert spec_key({**SPEC, "layers": tuple(SPEC["layers"])}) is None  # not a plain list
+
+
 def test_different_boards_or_dtype_are_not_confused():
     spec = copy.deepcopy(SPEC)
     a = cnnaudit.audit(spec, ["nano33"], dtype="int8")

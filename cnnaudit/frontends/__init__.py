@@ -4,7 +4,7 @@ YAML audit never pays for h5py or a flatbuffer parser."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,18 @@ def load(
     name: str | None = None,
     overrides: Mapping[str, Shape] | None = None,
     limits: Limits = DEFAULT,
+    entry_keys: Sequence[bytes] | None = None,
 ) -> Graph:
     """Pick the frontend: a dict spec, `-` (a spec on stdin), a file by its suffix, or a
     one-line spec (any string that is not an existing file and has a space or an `x`).
 
-    `overrides` give output shapes for layers whose code cannot be read (Keras Lambda)."""
+    `overrides` give output shapes for layers whose code cannot be read (Keras Lambda);
+    `entry_keys` those of a dict spec's layer entries, when the caller made them
+    (`spec_key`)."""
     if isinstance(source, dict):
         from .yaml_spec import graph_from_spec
 
-        return graph_from_spec(source, file=name, limits=limits)
+        return graph_from_spec(source, file=name, limits=limits, entry_keys=entry_keys)
     if isinstance(source, str) and source == "-":
         from .yaml_spec import graph_from_spec
         from .yaml_text import parse_text
@@ -75,6 +78,13 @@ def load(
         "file or a one-line "
         "spec such as \"28x28x1 conv8k3 flatten dense10\"",
     )
+
+
+def spec_key(doc: dict[str, Any]) -> tuple[bytes, tuple[bytes, ...]] | None:
+    """The spec frontend's exact key of a dict spec (yaml_spec.spec_key)."""
+    from .yaml_spec import spec_key
+
+    return spec_key(doc)
 
 
 def _looks_like_oneliner(text: str) -> bool:

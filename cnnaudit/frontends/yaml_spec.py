@@ -11,7 +11,7 @@ import functools
 import itertools
 import marshal
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -130,9 +130,10 @@ def _default_name(op_name: str, used: set[str], counters: dict[str, int]) -> str
 
 def graph_from_spec(
     doc: Any, *, file: str | None = None, default_name: str | None = None,
-    limits: Limits = DEFAULT,
+    limits: Limits = DEFAULT, entry_keys: Sequence[bytes] | None = None,
 ) -> Graph:
-    """Build the IR from a parsed spec (a dict from YAML/JSON, or a plain Python dict)."""
+    """Build the IR from a parsed spec (a dict from YAML/JSON, or a plain Python dict).
+    `entry_keys`: its layer entries' keys, when the caller made them (`spec_key`)."""
     reader = _Reader(file)
     if not isinstance(doc, Mapping):
         raise reader.fail("a spec is a mapping with `input:` and `layers:`", _line(doc),
@@ -169,7 +170,7 @@ def graph_from_spec(
                     "key": ("input", tuple(attrs["shape"]), line)})  # for `_node`
     lines = layers.item_lines if isinstance(layers, _Seq) else [None] * len(layers)
     if memo.fast():
-        raw += _read_layers_memo(reader, layers, lines)
+        raw += _read_layers_memo(reader, layers, lines, entry_keys)
     else:
         raw += [_read_layer(reader, entry, line)
                 for entry, line in zip(layers, lines, strict=True)]
@@ -353,19 +354,44 @@ memo.also_clear(_skeletons.clear)
 memo.also_clear(_READ_LAYERS.clear)
 
 
-def _read_layers_memo(reader: _Reader, layers: list[Any],
-                      lines: list[int | None]) -> list[dict[str, Any]]:
-    """`_read_layer` of every entry; an entry of plain values (`- batch_norm`,
-    `- conv2d: {filters: 8}`, as a search loop writes its candidates) reads the same every
-    time, so its reading is kept, by its line and entry marshalled. Readings are shared:
-    nothing changes them after `_read_layer` (`_plan` names and wires copies)."""
+def entry_keys(layers: list[Any], lines: list[int | None]) -> list[bytes | None]:
+    """Each layer entry's key in `_READ_LAYERS`: its line and entry marshalled (None: an
+    entry marshal refuses)."""
     try:
         # marshal: C code and type-exact (1, 1.0 and True differ); version 2 writes no
         # back-references, so equal entries give equal bytes. (map, zip: no frame per layer)
-        keys: list[bytes | None] = list(
-            map(marshal.dumps, zip(lines, layers, strict=True), repeat(2)))
+        return list(map(marshal.dumps, zip(lines, layers, strict=True), repeat(2)))
     except ValueError:  # something marshal refuses (a YAML mapping that knows its lines)
-        keys = list(map(_entry_key, layers, lines))
+        return list(map(_entry_key, layers, lines))
+
+
+def spec_key(doc: dict[str, Any]) -> tuple[bytes, tuple[bytes, ...]] | None:
+    """An exact key of a dict spec (equal keys: equal specs, type for type), for the API's
+    report cache: the rest of the spec marshalled, and its layer entries' `entry_keys`,
+    which `graph_from_spec` is then given instead of making them again. None: a part that
+    is not plain values."""
+    layers = doc.get("layers")
+    if layers.__class__ is not list:
+        return None
+    keys = entry_keys(layers, [None] * len(layers))
+    if None in keys:
+        return None
+    try:
+        rest = marshal.dumps({k: v for k, v in doc.items() if k != "layers"}, 2)
+    except ValueError:
+        return None
+    return rest, tuple(keys)  # type: ignore[arg-type]
+
+
+def _read_layers_memo(reader: _Reader, layers: list[Any], lines: list[int | None],
+                      keys: Sequence[bytes | None] | None = None) -> list[dict[str, Any]]:
+    """`_read_layer` of every entry; an entry of plain values (`- batch_norm`,
+    `- conv2d: {filters: 8}`, as a search loop writes its candidates) reads the same every
+    time, so its reading is kept, by its `entry_keys` (given when the caller has them).
+    Readings are shared: nothing changes them after `_read_layer` (`_plan` names and wires
+    copies)."""
+    if keys is None:
+        keys = entry_keys(layers, lines)
     readings: list[dict[str, Any] | None] = list(map(_READ_LAYERS.get, keys))
     if all(readings):  # (a reading is never empty)
         return readings  # type: ignore[return-value]

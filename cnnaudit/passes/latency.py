@@ -77,8 +77,8 @@ class OpWork:
 def op_work(device: Graph, shapes: Mapping[str, Shape],
             costs: Mapping[str, LayerCost]) -> tuple[OpWork, ...]:
     """The work of every operator of a TFLite-level graph, in execution order."""
-    return tuple(memo.kept(node, "work", _work, shapes, costs)
-                 for node in device.nodes if node.op == "tflite")
+    return tuple([memo.kept(node, "work", _work, shapes, costs)
+                  for node in device.nodes if node.op == "tflite"])
 
 
 def _work(node: Node, shapes: Mapping[str, Shape], costs: Mapping[str, LayerCost]) -> OpWork:

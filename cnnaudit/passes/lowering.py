@@ -48,7 +48,7 @@ class _Layer:
     wrap may do to it: worked out once and kept on the node, so a layer left as it is (a
     convolution with its activation fused) costs an audit next to nothing."""
 
-    __slots__ = ("float_only", "folds", "names", "steps")
+    __slots__ = ("_facts", "float_only", "folds", "names", "reshapes", "steps")
 
     def __init__(self, node: Node, shapes: Mapping[str, Shape]) -> None:
         out = shapes[node.outputs[0]]
@@ -60,6 +60,8 @@ class _Layer:
         # change their weights and activation, so a float-only operator is one from here
         self.folds = node.op in FOLDED_LAYERS or _fusable(node, self.steps)
         self.float_only = any(s.builtin in FLOAT_ONLY for s in self.steps)
+        # a RESHAPE may undo the one before it, in another layer (`_build`)
+        self.reshapes = any(s.builtin == "RESHAPE" for s in self.steps)
 
 
 class _Chain:
@@ -299,11 +301,19 @@ def _build(graph: Graph, chains: Mapping[str, _Layer | _Chain], shapes: dict[str
             continue
         chain = chains[node.name]
         steps = chain.steps
-        current = tuple(map(alias.get, node.inputs, node.inputs))
+        current = tuple(map(alias.get, node.inputs, node.inputs)) if alias else node.inputs
         if not steps:
             alias[node.outputs[0]] = current[0]
             continue
         in_shape = shapes.get(node.inputs[0]) if node.inputs else None
+        if type(chain) is _Layer and not chain.reshapes:
+            # a layer as it is, wired as before: its operators are kept on its record
+            made, made_dtypes = memo.kept(chain, (current, dtype.name, graph.source),
+                                          _layer_operators, node, current, in_shape, dtype,
+                                          graph.source)
+            nodes.extend(made)
+            dtypes.update(made_dtypes)
+            continue
         last = len(steps) - 1
         for i, step in enumerate(steps):
             names = chain.names[i]
@@ -316,10 +326,8 @@ def _build(graph: Graph, chains: Mapping[str, _Layer | _Chain], shapes: dict[str
                     alias[name] = undone
                 current = (undone,)
                 continue
-            made, made_dtypes = memo.shared(
-                ("op", id(step), id(node), id(names), name, current, in_shape,
-                 dtype.name, graph.source), (step, node, names),
-                _operator, step, names, name, current, in_shape, dtype, node, graph.source)
+            made, made_dtypes = _shared_operator(step, names, name, current, in_shape, dtype,
+                                                 node, graph.source)
             nodes.extend(made)
             dtypes.update(made_dtypes)
             if step.builtin == "RESHAPE" and len(current) == 1:
@@ -336,6 +344,35 @@ def _build(graph: Graph, chains: Mapping[str, _Layer | _Chain], shapes: dict[str
         tensor_dtypes=dtypes,
         dtype=dtype.name,
     )
+
+
+def _layer_operators(layer: _Layer, node: Node, current: tuple[str, ...],
+                     in_shape: Shape | None, dtype: DType,
+                     source: str) -> tuple[tuple[Node, ...], tuple[tuple[str, str], ...]]:
+    """The operators of a layer with no RESHAPE, as `_build` makes them step by step (the
+    same shared nodes), and their output dtypes."""
+    made: list[Node] = []
+    made_dtypes: list[tuple[str, str]] = []
+    last = len(layer.steps) - 1
+    for i, (step, names) in enumerate(zip(layer.steps, layer.names, strict=True)):
+        name = node.outputs[0] if i == last else f"{node.name}/{i}"
+        ops_, dtypes = _shared_operator(step, names, name, current, in_shape, dtype, node,
+                                        source)
+        made += ops_
+        made_dtypes += dtypes
+        current = (name,)
+    return tuple(made), tuple(made_dtypes)
+
+
+def _shared_operator(step: Lowered, names: Names, name: str, current: tuple[str, ...],
+                     in_shape: Shape | None, dtype: DType, owner: Node,
+                     source: str) -> tuple[tuple[Node, ...], tuple[tuple[str, str], ...]]:
+    """`_operator`, shared between candidates: found by the ids of its step, layer and
+    names (each made once, see the folds) and how it is wired."""
+    return memo.shared(
+        ("op", id(step), id(owner), id(names), name, current, in_shape, dtype.name, source),
+        (step, owner, names), _operator, step, names, name, current, in_shape, dtype, owner,
+        source)
 
 
 def _operator(step: Lowered, names: Names, name: str, current: Sequence[str],

@@ -17,6 +17,7 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from .. import ops
@@ -24,7 +25,7 @@ from ..dtypes import ELEMENT_BYTES, DType
 from ..ir import Graph, Node, Shape
 from ..ops import memo
 from ..ops.base import CostClass
-from .planner import ALIGNMENT, Buffer, align, greedy_placement, live_bytes
+from .planner import ALIGNMENT, align, greedy_placement, live_bytes
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,16 @@ COMPRESSION_EXTRA = {"CONV_2D": 8, "DEPTHWISE_CONV_2D": 8, "FULLY_CONNECTED": 8,
 QUANTIZED = ("int8", "uint8", "int16", "int32", "int4")
 
 
-@dataclass(frozen=True)
-class MemoryPlan:
-    buffers: tuple[Buffer, ...]
+Span = tuple[str, int, int, int]
+"""A buffer as `Buffer`'s fields (name, size, first, last), a plain tuple: the planner reads
+any such tuple, and one is made for every tensor of every audit."""
+
+
+class MemoryPlan(NamedTuple):
+    """The arena plan (a named tuple: made once per audit, in a fraction of a frozen
+    dataclass's time)."""
+
+    buffers: tuple[Span, ...]
     offsets: dict[str, int]
     activations_bytes: int  # planned head: activations and kernel scratch
     lower_bound_bytes: int  # most bytes live at any one step: no planner can do better
@@ -108,7 +116,7 @@ def plan_memory(
     steps = len(graph.nodes)
     live = live_bytes(planned, steps)
     peak_step = live.index(max(live)) if steps else 0  # the first step of the peak
-    operators = [f.operator for f in facts if f.operator is not None]
+    operators = list(filter(None, map(_OPERATOR, facts)))  # (an _Operator is never empty)
     tail, arena = _arena(graph, dtype, runtime, operators, head, len(planned), len(scratch))
     return MemoryPlan(
         buffers=tuple(buffers),
@@ -170,20 +178,20 @@ def _node_memory(node: Node, graph: Graph, shapes: Mapping[str, Shape], dtype: D
     )
 
 
-def _buffers(graph: Graph, facts: Sequence[_NodeMemory]) -> tuple[list[Buffer], list[Buffer]]:
+def _buffers(graph: Graph, facts: Sequence[_NodeMemory]) -> tuple[list[Span], list[Span]]:
     """One buffer per non-constant tensor, in tensor order, with TFLM's lifetimes: graph
     inputs from step 0, an operator's outputs from its step, every tensor until the last
     step that reads it, graph outputs until the end. Identity ops share their input.
     Then the kernels' scratch buffers, in step order."""
     spans: dict[str, list[Any]] = {}  # tensor -> [name, bytes, first, last] of its buffer
     owned: list[list[Any]] = []  # the spans, in tensor order
-    scratch: list[Buffer] = []
+    scratch: list[Span] = []
     for step, (node, (shares_input, from_start, outputs, kernel_scratch, _)) in enumerate(
             zip(graph.nodes, facts, strict=True)):
         for t in node.inputs:
             spans[t][3] = step
         if kernel_scratch:
-            scratch += [Buffer(name, size, step, step) for name, size in kernel_scratch]
+            scratch += [(name, size, step, step) for name, size in kernel_scratch]
         if shares_input:
             spans[node.outputs[0]] = spans[node.inputs[0]]  # the same list: one lifetime
             continue
@@ -194,7 +202,10 @@ def _buffers(graph: Graph, facts: Sequence[_NodeMemory]) -> tuple[list[Buffer], 
             owned.append(span)
     for t in graph.outputs:
         spans[t][3] = len(facts) - 1
-    return [Buffer(*span) for span in owned if span[1]], scratch
+    return list(map(tuple, filter(_SIZE, owned))), scratch  # (map: no frame per buffer)
+
+
+_SIZE = itemgetter(1)
 
 
 def tensor_bytes(graph: Graph, shapes: Mapping[str, Shape], tensor: str, dtype: DType) -> int:
@@ -259,7 +270,7 @@ def _arena(graph: Graph, dtype: DType, runtime: Runtime, operators: Sequence[_Op
            head: int, n_buffers: int, n_scratch: int) -> tuple[int, int]:
     """(tail bytes, smallest working arena) by replaying the allocator's steps."""
     n_tensors = graph.tensor_count if graph.tensor_count is not None else (
-        len(graph.inputs) + sum(f.tensors for f in operators))
+        len(graph.inputs) + sum(map(_TENSORS, operators)))  # (map: no frame per operator)
     ptr = runtime.pointer
     tail = _Tail()
     for size, alignment in runtime.allocator_objects:
@@ -268,13 +279,14 @@ def _arena(graph: Graph, dtype: DType, runtime: Runtime, operators: Sequence[_Op
     tail.alloc(runtime.eval_tensor * n_tensors, ptr)
     tail.alloc(runtime.node * len(operators), ptr)
     # Each operator's params struct, aligned to 4: the tail is pointer-aligned, so they add up.
-    tail.alloc(sum(f.params for f in operators), 4)
+    tail.alloc(sum(map(_PARAMS, operators)), 4)
     # Each one's OpData, aligned to 16: after the first the tail is 16-aligned, so the rest
     # take their own sizes rounded up.
-    opdata = [f.opdata for f in operators if f.opdata]
+    opdata = list(filter(None, map(_OPDATA, operators)))
     if opdata:
         tail.alloc(opdata[0], ALIGNMENT)
-        tail.used += sum(map(align, opdata[1:]))
+        # (align() written out: a call per operator costs more than the arithmetic)
+        tail.used += sum([(n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT for n in opdata[1:]])
     # Prepare, operator by operator: per-channel arrays (on a 16-aligned tail, since each
     # kernel that has them has an OpData), scratch requests and temporary tensors.
     prepare_peak = 0
@@ -297,6 +309,10 @@ def _arena(graph: Graph, dtype: DType, runtime: Runtime, operators: Sequence[_Op
                 tail.alloc(runtime.affine_quantization, ptr)
                 tail.alloc(4 + 4, 4)  # zero points: a TfLiteIntArray of one
     return tail.used, max(head + tail.used, planning, prepare_peak)
+
+
+_OPERATOR = attrgetter("operator")
+_TENSORS, _PARAMS, _OPDATA = attrgetter("tensors"), attrgetter("params"), attrgetter("opdata")
 
 
 def _operator_facts(node: Node, graph: Graph, dtype: DType, runtime: Runtime) -> _Operator:

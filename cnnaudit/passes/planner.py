@@ -46,10 +46,11 @@ def greedy_plan(buffers: Sequence[Buffer], alignment: int = ALIGNMENT) -> dict[s
     return greedy_placement(buffers, alignment)[0]
 
 
-def greedy_placement(buffers: Sequence[Buffer],
+def greedy_placement(buffers: Sequence[tuple[str, int, int, int]],
                      alignment: int = ALIGNMENT) -> tuple[dict[str, int], int]:
-    """`greedy_plan`'s offsets and the size of its plan (what `plan_size` would find)."""
-    sizes = [align(b.size, alignment) for b in buffers]
+    """`greedy_plan`'s offsets and the size of its plan (what `plan_size` would find).
+    `buffers` may be plain tuples of a Buffer's fields (the arena pass makes those)."""
+    sizes = [(b[1] + alignment - 1) // alignment * alignment for b in buffers]  # align()
     placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last), by offset
     offsets: dict[str, int] = {}
     # largest first, equal sizes in reverse order of addition: (size, index) descending
@@ -93,7 +94,7 @@ def verify_plan(buffers: Sequence[Buffer], offsets: dict[str, int],
                 raise AssertionError(f"buffers {a.name} and {b.name} overlap")
 
 
-def live_bytes(buffers: Sequence[Buffer], steps: int) -> list[int]:
+def live_bytes(buffers: Sequence[tuple[str, int, int, int]], steps: int) -> list[int]:
     """Bytes that must be live at each step: a lower bound for any planner."""
     change = [0] * (steps + 1)  # what starts (+) and stops (-) being live at each step
     for _, size, first, last in buffers:

@@ -6,11 +6,10 @@ operator and say what to do. An `error` finding makes every microcontroller boar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import attrgetter, contains, itemgetter
-from typing import Any
+from itertools import compress
+from typing import NamedTuple
 
 from ..ir import Graph, Node
 from ..ops import memo
@@ -31,43 +30,44 @@ class Finding:
         return f"{self.node}: {self.message}"
 
 
-def _tflite_nodes(graph: Graph) -> list[Node]:
-    """The graph's operators; every rule walks them, so the list is kept on the graph."""
-    return memo.kept(graph, "operators", _operators)
+class _Operators(NamedTuple):
+    """What the rules read of a graph's operators, gathered in one loop and kept on the
+    graph: most rules are about a few builtins, or about operators few graphs have."""
+
+    nodes: list[Node]  # the operators, in graph order
+    builtins: list[str]  # each one's builtin
+    distinct: dict[str, None]  # the builtins, in first-use order
+    dynamic: bool  # whether an operator has an output of dynamic shape
+    float_outputs: bool  # whether an operator has a float32 output
 
 
-def _operators(graph: Graph) -> list[Node]:
-    return [n for n in graph.nodes if n.op == "tflite"]
+def _operators(graph: Graph) -> _Operators:
+    return memo.kept(graph, "operators", _survey)
 
 
-def _attr(graph: Graph, name: str) -> Iterator[Any]:
-    """Each operator's attribute `name`, in graph order (map: no frame per operator); the
-    operators' attributes are kept on the graph, as several rules read them."""
-    return map(itemgetter(name), memo.kept(graph, "operator attrs", _operator_attrs))
-
-
-def _operator_attrs(graph: Graph) -> list[Mapping[str, Any]]:
-    return list(map(attrgetter("attrs"), _tflite_nodes(graph)))
-
-
-def _builtins(graph: Graph) -> tuple[list[str], dict[str, None]]:
-    """Each operator's builtin, and the distinct builtins in first-use order; kept on the
-    graph (most rules are about a few builtins, and need not walk every operator)."""
-    return memo.kept(graph, "builtins", _builtins_of)
-
-
-def _builtins_of(graph: Graph) -> tuple[list[str], dict[str, None]]:
-    each = list(_attr(graph, "builtin"))
-    return each, dict.fromkeys(each)
+def _survey(graph: Graph) -> _Operators:
+    nodes: list[Node] = []
+    builtins: list[str] = []
+    dynamic = float_outputs = False
+    for node in graph.nodes:
+        if node.op == "tflite":
+            attrs = node.attrs
+            nodes.append(node)
+            builtins.append(attrs["builtin"])
+            if attrs["dynamic"]:
+                dynamic = True
+            if "float32" in attrs["output_dtypes"]:
+                float_outputs = True
+    return _Operators(nodes, builtins, dict.fromkeys(builtins), dynamic, float_outputs)
 
 
 def _operators_of(graph: Graph, wanted: Callable[[str], bool]) -> list[Node]:
     """The operators whose builtin is `wanted`, in graph order (asked once per builtin)."""
-    each, distinct = _builtins(graph)
-    chosen = {builtin for builtin in distinct if wanted(builtin)}
+    operators = _operators(graph)
+    chosen = {builtin for builtin in operators.distinct if wanted(builtin)}
     if not chosen:  # the usual case: no operator of the builtins a rule is about
         return []
-    return list(compress(_tflite_nodes(graph), map(chosen.__contains__, each)))
+    return list(compress(operators.nodes, map(chosen.__contains__, operators.builtins)))
 
 
 def builtin_supported(graph: Graph) -> Iterator[Finding]:
@@ -104,10 +104,14 @@ def custom_ops(graph: Graph) -> Iterator[Finding]:
 
 def static_shapes(graph: Graph) -> Iterator[Finding]:
     """TFLite Micro needs static shapes: every dimension except the batch must be known."""
-    for node in compress(_tflite_nodes(graph), _attr(graph, "dynamic")):
-        yield Finding("error", "static_shapes", node.name,
-                      f"{node.attrs['builtin']} has an output of dynamic shape; give the "
-                      "model a fixed input shape before converting")
+    operators = _operators(graph)
+    if not operators.dynamic:
+        return
+    for node in operators.nodes:
+        if node.attrs["dynamic"]:
+            yield Finding("error", "static_shapes", node.name,
+                          f"{node.attrs['builtin']} has an output of dynamic shape; give "
+                          "the model a fixed input shape before converting")
 
 
 def no_hybrid_kernels(graph: Graph) -> Iterator[Finding]:
@@ -142,12 +146,11 @@ def float16_weights(graph: Graph) -> Iterator[Finding]:
 def float_inside_int8(graph: Graph) -> Iterator[Finding]:
     """In an int8 model every compute operator should run in int8; a float32 one means
     full-integer quantization failed for it (slower, and four times the RAM)."""
-    if graph.dtype != "int8":
+    operators = _operators(graph)
+    if graph.dtype != "int8" or not operators.float_outputs:
         return
-    floats = compress(_tflite_nodes(graph), map(contains, _attr(graph, "output_dtypes"),
-                                                repeat("float32")))
-    for node in floats:
-        if node.attrs["builtin"] not in EDGE_OPS:
+    for node in operators.nodes:
+        if "float32" in node.attrs["output_dtypes"] and node.attrs["builtin"] not in EDGE_OPS:
             yield Finding("warning", "float_inside_int8", node.name,
                           f"{node.attrs['builtin']} runs in float32 inside an int8 model; "
                           "check the representative dataset covers it and that the op has "
@@ -197,4 +200,4 @@ def check_support(graph: Graph) -> list[Finding]:
 
 def resolver_ops(graph: Graph) -> list[str]:
     """The distinct operators the model needs, in first-use order."""
-    return list(_builtins(graph)[1])
+    return list(_operators(graph).distinct)
