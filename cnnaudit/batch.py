@@ -11,7 +11,6 @@ import os
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .boards import Board, load_boards, select
@@ -88,8 +87,8 @@ class Job(NamedTuple):
     boards: tuple[Board, ...]
     dtype: str
     budgets: Budgets
-    overrides: Mapping[str, tuple[int, ...]] = MappingProxyType({})
-    limits: Limits = DEFAULT
+    overrides: Mapping[str, tuple[int, ...]]
+    limits: Limits
 
 
 class Outcome(NamedTuple):
