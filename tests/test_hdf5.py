@@ -279,6 +279,14 @@ def test_weights_are_read_only_when_a_layer_needs_them(tmp_path, monkeypatch):
     assert _stored(path).total == 15 and read == ["w"]
 
 
+def test_a_file_gone_before_its_weights_are_read_loses_only_the_cross_check(tmp_path):
+    path = tmp_path / "tiny.h5"
+    _tiny_keras_h5(path)
+    _, load_stored = keras_file._read_h5(path, DEFAULT)
+    path.unlink()
+    assert load_stored() == keras_file._Stored()
+
+
 @pytest.mark.parametrize("change", [_committed_type, _soft_link, _vlen_sequence])
 def test_valid_features_the_reader_skips_fall_back_to_h5py(tmp_path, monkeypatch, change):
     path = tmp_path / "tiny.h5"

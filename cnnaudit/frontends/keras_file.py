@@ -329,10 +329,14 @@ def _read_h5(path: Path, limits: Limits) -> tuple[Any, Callable[[], _Stored]]:
                                              by_layer=found.get("by_layer") or {})
 
     def load_stored() -> _Stored:
+        """(Only a cross-check: a file that can no longer be read loses it, not the audit.)"""
         try:
-            return _h5_in_process(path, max_config, _stored_or_nothing)
-        except hdf5.Unsupported:
-            return in_child()[1]
+            try:
+                return _h5_in_process(path, max_config, _stored_or_nothing)
+            except hdf5.Unsupported:
+                return in_child()[1]
+        except SpecError:
+            return _Stored()
 
     try:
         raw = _h5_in_process(path, max_config, _model_config)
