@@ -75,8 +75,8 @@ class LazyShapes(Mapping[str, Shape]):
                 self._producers = {t: (n, i) for n in self._graph.nodes
                                    for i, t in enumerate(n.outputs)}
             node, i = self._producers[tensor]
-            if node.op == "tflite":  # its shapes are attributes (ops/tflite.py)
-                return tuple(node.attrs["output_shapes"][i])
+            if node.op == "tflite":  # its shape rule reads its attributes, not its inputs
+                return ops.get(node.op).output_shapes(node.attrs, ())[i]
         return self._all()[tensor]
 
     def __iter__(self) -> Iterator[str]:
